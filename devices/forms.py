@@ -15,7 +15,8 @@ class PressForm(forms.ModelForm):
 
 class ComponentForm(forms.Form):
     name = forms.CharField(label=_("Component"), max_length=120)
-    kind = forms.ChoiceField(label=_("Kind"), choices=Component.Kind.choices)
+    # The initial value is the choice the browser shows selected, so an untouched extra row counts as unchanged.
+    kind = forms.ChoiceField(label=_("Kind"), choices=Component.Kind.choices, initial=Component.Kind.choices[0][0])
     shaft_revolutions_per_stroke = forms.DecimalField(label=_("Shaft rev/stroke"), required=False, initial=1,
                                                       min_value=0.0001)
     ball_count = forms.IntegerField(label=_("Rolling elements"), required=False, min_value=1)
@@ -27,7 +28,7 @@ class ComponentForm(forms.Form):
 
 class ChannelForm(forms.Form):
     name = forms.CharField(label=_("Channel"), max_length=60)
-    kind = forms.ChoiceField(label=_("Kind"), choices=Channel.Kind.choices)
+    kind = forms.ChoiceField(label=_("Kind"), choices=Channel.Kind.choices, initial=Channel.Kind.choices[0][0])
     unit = forms.CharField(label=_("Unit"), max_length=20)
     location = forms.CharField(label=_("Location"), max_length=200, required=False)
     component = forms.CharField(label=_("Component"), max_length=120, required=False)

@@ -169,7 +169,8 @@ def batch_detail_view(request, pk: int):
     except SensorBatch.DoesNotExist as exc:
         raise Http404 from exc
     return render(request, "devices/batch_detail.html", {
-        "batch": batch, "can_download": request.user.has_perm("devices.download_sensorbatch", batch)})
+        "batch": batch, "can_download": request.user.has_perm("devices.download_sensorbatch", batch),
+        "can_label": request.user.has_perm("devices.change_press", batch.press)})
 
 
 @login_required

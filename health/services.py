@@ -375,6 +375,7 @@ def _commit(batch: SensorBatch, plan: _Plan, outcomes: list[_Outcome]) -> list[H
     now = timezone.now()
     actor = f"worker:{organization.slug}"
     finished: list[HealthRun] = []
+    alarm_raised = False
     for outcome in outcomes:
         channel_plan = outcome.plan
         condition = channel_plan.condition
@@ -422,8 +423,9 @@ def _commit(batch: SensorBatch, plan: _Plan, outcomes: list[_Outcome]) -> list[H
         else:
             baseline.save()
         finished.append(run)
-        _raise_alarm_on_rise(run=run, actor=actor, now=now)
+        alarm_raised = (_raise_alarm_on_rise(run=run, actor=actor, now=now) is not None) or alarm_raised
     _update_state(state=state, batch=batch)
+    _after_runs(press=press, runs=finished, alarm_raised=alarm_raised)
     record(actor=actor, action="health.analyze", obj=batch, organization=organization,
            after={run.channel_name: {"status": run.status, "level": run.level, "health_index_z": run.health_index_z}
                   for run in finished},
@@ -431,6 +433,21 @@ def _commit(batch: SensorBatch, plan: _Plan, outcomes: list[_Outcome]) -> list[H
                     "failed": [run.channel_name for run in finished if run.status == HealthRun.Status.FAILED],
                     "level": max((run.level or 0 for run in finished), default=0)})
     return sorted(finished, key=lambda r: r.channel_name)
+
+
+def _after_runs(*, press: Press, runs: list[HealthRun], alarm_raised: bool) -> None:
+    """Tell the apps that read health results, inside this transaction (their messages leave on commit):
+    the federation app scores each finished run with the active models the enterprise received, and
+    the lending app reviews the facilities the press secures when an alarm was raised or rose."""
+    from federation.services import applicable_versions, prediction_enqueue_for_health_run
+    from lending.services import facility_reviews_for_press
+
+    done = [run for run in runs if run.status == HealthRun.Status.DONE]
+    if done and applicable_versions(press):
+        for run in done:
+            prediction_enqueue_for_health_run(run_id=run.pk)
+    if alarm_raised:
+        facility_reviews_for_press(press.pk, "health_alarm")
 
 
 def _mark_running(batch: SensorBatch, names: list[str]) -> None:

@@ -5,6 +5,7 @@ embedded shape: SQLite, files under ``var/``, kombu's filesystem broker.
 """
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -145,6 +146,15 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
 SENSOR_UPLOAD_MAX_BYTES = env.int("SENSOR_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+
+# Health analysis (defaults in health/conf.py); set any of these in the environment to override.
+for _name, _cast in (("HEALTH_BASELINE_BATCHES", int), ("HEALTH_ALARM_ESCALATE_AFTER_HOURS", float),
+                     ("HEALTH_ESCALATION_CHECK_SECONDS", float), ("HEALTH_KURTOGRAM_LEVEL", int),
+                     ("HEALTH_STROKE_RATE_BAND_SPM", float), ("HEALTH_LOAD_BAND_PERCENT", float),
+                     ("HEALTH_CHART_MAX_POINTS", int), ("HEALTH_TREND_POINTS", int),
+                     ("HEALTH_WARNING_Z", float), ("HEALTH_ALARM_Z", float), ("HEALTH_DANGER_Z", float)):
+    if _name in os.environ:
+        globals()[_name] = _cast(env.str(_name))
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -35,8 +35,9 @@
     ];
     var layout = Object.assign({}, layoutBase, {
       title: { text: t("PD and LGD at each assessment"), font: { size: 14 } },
-      yaxis: { title: "PD (%)", rangemode: "tozero" },
-      yaxis2: { title: "LGD (%)", overlaying: "y", side: "right", rangemode: "tozero" }
+      xaxis: { title: { text: t("Assessment date") } },
+      yaxis: { title: { text: "PD (%)" }, rangemode: "tozero" },
+      yaxis2: { title: { text: "LGD (%)" }, overlaying: "y", side: "right", rangemode: "tozero" }
     });
     window.Plotly.newPlot(target, traces, layout, config);
   }
@@ -69,7 +70,8 @@
     }
     var layout = Object.assign({}, layoutBase, { title: { text: t("Health index z of the pledged presses"),
                                                           font: { size: 14 } },
-                                                 yaxis: { title: t("z (higher is worse)") } });
+                                                 xaxis: { title: { text: t("Batch recorded") } },
+                                                 yaxis: { title: { text: t("z (higher is worse)") } } });
     window.Plotly.newPlot(target, traces, layout, config);
   }
 

@@ -101,3 +101,19 @@ def test_press_api(world):
     api.force_authenticate(world.ent_b_manager)
     assert api.get(f"/api/v1/presses/{press_id}/").status_code == 404
     assert api.get("/api/v1/presses/").json()["count"] == 0
+
+
+def test_untouched_extra_rows_of_the_registration_form_are_ignored(world, login_as):
+    """A browser submits every select, so a blank extra component or channel row arrives with its shown
+    kind and default shaft ratio: it must count as empty, not as a row missing its name."""
+    client = login_as(world.ent_a_manager)
+    form = {"name": "Line 9 press", "site": "Suzhou", "make": "Aida", "model": "NC1-200", "rated_tonnage_t": "200",
+            "stroke_rate_min_spm": "20", "stroke_rate_max_spm": "60", "commissioned_on": "2019-03-01",
+            "components-TOTAL_FORMS": "1", "components-INITIAL_FORMS": "0",
+            "components-0-kind": "main_bearing", "components-0-shaft_revolutions_per_stroke": "1",
+            "channels-TOTAL_FORMS": "2", "channels-INITIAL_FORMS": "0", "channels-0-name": "acc",
+            "channels-0-kind": "acceleration", "channels-0-unit": "g", "channels-1-kind": "acceleration"}
+    response = client.post(reverse("devices:press_create"), form)
+    press = Press.objects.get(name="Line 9 press")
+    assert response.url == reverse("devices:press_detail", args=[press.pk])
+    assert list(press.channels.values_list("name", flat=True)) == ["acc"] and not press.components.exists()

@@ -214,3 +214,21 @@ def test_batches_whose_analysis_never_ran_are_found_and_analysed(world, press):
     out = StringIO()
     call_command("health_analyze_pending", "--older-than-minutes", "0", stdout=out)
     assert "0 batch(es) queued" in out.getvalue()
+
+
+def test_finished_runs_tell_lending_and_federation(world, press, monkeypatch):
+    """The health app hands on, in the run's own transaction: an alarm (raised or risen) asks lending to
+    review the facilities the press secures; each finished run is queued for scoring when a federated
+    model applies to the press, and not otherwise."""
+    reviews, scored = [], []
+    models_by_call = iter([[], [], [], ["a model"]])  # a model becomes active before the fourth batch
+    monkeypatch.setattr("lending.services.facility_reviews_for_press",
+                        lambda press_id, trigger: reviews.append((press_id, trigger)) or [])
+    monkeypatch.setattr("federation.services.applicable_versions", lambda p: next(models_by_call))
+    monkeypatch.setattr("federation.services.prediction_enqueue_for_health_run",
+                        lambda *, run_id: scored.append(run_id))
+    healthy_then_faulty(world, press, healthy=3, faulty=1, severity=2.0)
+    runs = list(HealthRun.objects.order_by("recorded_at"))
+    assert runs[-1].level >= 2 and all(run.level == 0 for run in runs[:3])
+    assert reviews == [(press.pk, "health_alarm")]
+    assert scored == [runs[-1].pk]

@@ -34,6 +34,7 @@ def test_lender_fleet_and_reduced_press_page(world, analysed, client):
     assert analysed.name in fleet and 'id="open-alarms"' not in fleet and "outer-race" not in fleet.lower()
     page = client.get(reverse("health:press", args=[analysed.pk])).content.decode()
     assert 'id="chart-trend"' in page and reverse("presshealth-trend", args=[analysed.pk]) in page
+    assert 'id="fl-prediction"' in page  # the federated model's prediction travels with the shared health
     for detail in ('id="chart-ses"', 'id="chart-kurtogram"', 'id="chart-indicators"', "timeseries", 'id="press-alarms"',
                    "outer-race"):
         assert detail not in page.lower()
@@ -43,7 +44,8 @@ def test_press_health_page_for_the_enterprise(world, analysed, login_as):
     client = login_as(world.ent_a_manager)
     page = client.get(reverse("health:press", args=[analysed.pk])).content.decode()
     for element in ('id="chart-index"', 'id="chart-indicators"', 'id="chart-ses"', 'id="chart-kurtogram"',
-                    'id="chart-conditions"', 'action="/health/baselines/'):
+                    'id="chart-conditions"', 'action="/health/baselines/', 'id="fl-prediction"',
+                    reverse("federation:press_predictions", args=[analysed.pk])):
         assert element in page
     assert "30–40 strokes/min" in page and "50–75 % load" in page
     auditor_page = login_as(world.ent_a_auditor).get(reverse("health:press", args=[analysed.pk])).content.decode()
@@ -97,6 +99,7 @@ def test_devices_pages_link_to_health(world, analysed, login_as):
     batch_page = client.get(reverse("devices:batch_detail", args=[batch.pk])).content.decode()
     assert 'id="batch-health"' in batch_page and 'data-status="done"' in batch_page
     assert "Outer-race defect" in batch_page and "Mark as healthy" in batch_page
+    assert f'{reverse("federation:label_list")}?press={analysed.pk}' in batch_page
     response = client.post(reverse("health:batch_mark_healthy", args=[batch.pk]), follow=True)
     assert "Batch marked healthy" in response.content.decode()
 
