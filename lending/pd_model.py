@@ -67,7 +67,9 @@ VARIABLES: tuple[tuple[str, str, str, str], ...] = (
                   "(A64)")),
     ("employment_since", "", gettext_noop("Employed since"),
      gettext_noop("Years in business: < 1 (A72), 1–4 (A73), 4–7 (A74), ≥ 7 (A75)")),
-    ("instalment_rate_pct_income", "decreasing", gettext_noop("Instalment as % of income (1–4)"),
+    ("instalment_rate_pct_income", "decreasing",
+     # xgettext:no-python-format
+     gettext_noop("Instalment as % of income (1–4)"),
      gettext_noop("Debt-service burden from the DSCR: ≥ 3 → 1, 2–3 → 2, 1.25–2 → 3, < 1.25 → 4")),
     ("property", "", gettext_noop("Property"),
      gettext_noop("Pledged presses: appraised value ≥ limit → A122, some collateral → A123, none → A124")),
