@@ -56,7 +56,9 @@ class PoolReviseForm(forms.Form):
 
 class TrancheForm(forms.Form):
     name = forms.CharField(label=_("Tranche"), max_length=60, required=False)
+    # xgettext:no-python-format
     attachment = forms.DecimalField(label=_("Attachment (% of pool)"), required=False, decimal_places=6)
+    # xgettext:no-python-format
     detachment = forms.DecimalField(label=_("Detachment (% of pool)"), required=False, decimal_places=6)
     coupon = forms.DecimalField(label=_("Coupon (% a year)"), required=False, decimal_places=6)
     oc = forms.DecimalField(label=_("OC trigger (×)"), required=False, decimal_places=4,
@@ -77,10 +79,13 @@ class DealSettingsForm(forms.Form):
     horizon_months = forms.IntegerField(label=_("Horizon (months)"), required=False, min_value=1, max_value=1200,
                                         help_text=_("blank: the pool's longest remaining term"))
     senior_fee = forms.DecimalField(label=_("Senior fees (% a year)"), initial=Decimal("0.5"), decimal_places=6)
+    # xgettext:no-python-format
     reserve_target = forms.DecimalField(label=_("Reserve target (% of performing balance)"), initial=Decimal("1"),
                                         decimal_places=6)
+    # xgettext:no-python-format
     reserve_floor = forms.DecimalField(label=_("Reserve floor (% of closing balance)"), initial=Decimal("0.5"),
                                        decimal_places=6)
+    # xgettext:no-python-format
     reserve_initial = forms.DecimalField(label=_("Reserve funded at closing (% of pool)"), initial=Decimal("1"),
                                          decimal_places=6)
     cpr = forms.DecimalField(label=_("Prepayment (CPR, % a year)"), initial=Decimal("5"), decimal_places=6)
@@ -171,6 +176,7 @@ CUSTOM = "custom"
 class SizingTargetForm(forms.Form):
     name = forms.CharField(label=_("Tranche"), max_length=60, required=False)
     band = forms.ChoiceField(label=_("Target band (illustrative)"), required=False)
+    # xgettext:no-python-format
     custom = forms.DecimalField(label=_("or a target (% of the tranche)"), required=False, decimal_places=6,
                                 help_text=_("overrides the band"))
     coupon = forms.DecimalField(label=_("Coupon (% a year)"), required=False, decimal_places=6)

@@ -7,16 +7,22 @@ import pytest
 LOCALE = Path(__file__).resolve().parents[2] / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
+def _quoted(text: str) -> str:
+    return "".join(re.findall(r'"(.*)"', text))
+
+
 def _entries(path: Path):
+    """(msgid, msgstr, fuzzy) per entry; for a plural entry the msgid is the plural form and the msgstr
+    the one form Chinese has."""
     text = path.read_text(encoding="utf-8")
     for block in text.split("\n\n"):
         if block.startswith("#~") or "msgid" not in block:
             continue
         fuzzy = re.search(r"^#,.*\bfuzzy\b", block, re.M) is not None
         block = "\n".join(line for line in block.splitlines() if not line.startswith("#"))
-        msgid = "".join(re.findall(r'"(.*)"', block.split("msgstr")[0].split("msgid", 1)[1]))
-        msgstr = "".join(re.findall(r'"(.*)"', block.split("msgstr", 1)[1]))
-        yield msgid, msgstr, fuzzy
+        head, _sep, translation = block.partition("msgstr")
+        singular, _sep, plural = head.split("msgid", 1)[1].partition("msgid_plural")
+        yield _quoted(plural or singular), _quoted(translation), fuzzy
 
 
 @pytest.mark.parametrize("name", ["django.po", "djangojs.po"])
