@@ -51,6 +51,10 @@ elif CELERY_BROKER_URL.startswith("redis://"):  # noqa: F405
     _index = 1 + (int(_worker[2:]) if _worker.startswith("gw") else 0)
     _parts = urlsplit(CELERY_BROKER_URL)  # noqa: F405
     CELERY_BROKER_URL = urlunsplit(_parts._replace(path=f"/{_index}"))
+    # Celery prefers the CELERY_BROKER_URL environment variable over the setting (celery.app.utils.Settings
+    # .broker_url), so rewrite it too: this process, and the worker processes the tests start with its
+    # environment, then all use this xdist worker's database and never consume each other's tasks.
+    os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL
 AXES_FAILURE_LIMIT = 5
 STATIC_ROOT = TEST_VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import Organization, User
 from tests.e2e.conftest import screenshot
@@ -86,12 +87,14 @@ def test_user_switches_language_on_any_page(page):
     build_world()
     sign_in(page, "ent_a_manager")
     page.goto("/accounts/profile/")
-    page.select_option("#language-select", "zh-hans")
-    page.wait_for_load_state("networkidle")
-    assert page.url.endswith("/accounts/profile/")
-    assert "个人资料" in page.locator("h1").inner_text()
-    assert page.locator("html").get_attribute("lang") == "zh-hans"
+    # Choosing a language submits the switcher's form: wait for that navigation to finish, not for
+    # the current (old-language) page to go idle.
+    with page.expect_navigation(url="**/accounts/profile/"):
+        page.select_option("#language-select", "zh-hans")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page.locator("h1")).to_contain_text("个人资料")
     screenshot(page, "profile-zh-hans")
-    page.select_option("#language-select", "en")
-    page.wait_for_load_state("networkidle")
-    assert page.locator("h1").inner_text() == "Your profile"
+    with page.expect_navigation(url="**/accounts/profile/"):
+        page.select_option("#language-select", "en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Your profile")

@@ -53,3 +53,16 @@ def test_services_are_the_production_ones_in_ci(settings):
         assert settings.CELERY_BROKER_URL.startswith("redis://")
     else:
         assert settings.DATABASES["default"]["ENGINE"].endswith(("postgresql", "sqlite3"))
+
+
+def test_the_worker_uses_only_this_test_process_broker(celery_worker_process, settings):
+    """Parallel test processes each have their own broker; Celery must not fall back to a shared one
+    (it prefers the CELERY_BROKER_URL environment variable over the setting)."""
+    from portal.celery import app
+
+    assert app.conf.broker_url == settings.CELERY_BROKER_URL
+    if settings.CELERY_BROKER_URL.startswith("redis://"):
+        wait_for(lambda: "Connected to " in celery_worker_process.log(), timeout=30, message="the worker to connect")
+        connected = celery_worker_process.log().split("Connected to ", 1)[1].split()[0]
+        assert connected.rsplit("/", 1)[1] == settings.CELERY_BROKER_URL.rsplit("/", 1)[1]
+        assert "mingle: sync with" not in celery_worker_process.log()  # no other test worker shares it
