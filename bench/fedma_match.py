@@ -1,8 +1,9 @@
 """Benchmark: BBP-MAP matching of one dense layer, and one layer-wise FedMA pass, against the
 Hungarian solves they cannot avoid.
 
-    .venv/bin/python bench/fedma_match.py            # full grid (a few minutes on 2 cores)
-    .venv/bin/python bench/fedma_match.py --quick    # J=4 only
+    .venv/bin/python bench/fedma_match.py              # full grid (about a minute on 2 cores)
+    .venv/bin/python bench/fedma_match.py --quick      # J=4 only
+    .venv/bin/python bench/fedma_match.py --repeat 5   # calls per layer configuration (default 3)
 
 Layer grid: J = 4, 16, 32 clients x 256 and 1024 neurons x 513-dimensional rows (512 inputs + bias).
 Client layers are noisy random subsets of a common pool of 1.25 x neurons (what trained networks look
@@ -15,6 +16,11 @@ Floors, timed in the same run:
 - "LSA random": ``linear_sum_assignment`` alone on uniformly random matrices of the same sizes, one
   per problem the matcher solved (the Hungarian cost one would budget without knowing the structure).
 Target: matching within 3x its Hungarian solves.
+
+Each layer configuration is matched ``--repeat`` times in the same process on the same input; the
+table gives the median call (by total time) and the range of "match / LSA in match" over the calls.
+The first call in a fresh process also pays for first-touch page faults on memory the process has
+not used yet (a few ms; visible on the smallest layers).
 
 BLAS runs single-threaded by default (as the assignment solver does), so the ratio compares like with
 like and other jobs on the machine disturb it less; set OPENBLAS_NUM_THREADS to override.
@@ -64,21 +70,27 @@ def random_lsa_seconds(shapes, seed: int) -> float:
     return total
 
 
-def bench_layers(grid):
+def bench_layers(grid, repeat: int):
     print("## One dense layer, 513-dimensional rows, default hyper-parameters, 5 refinement passes\n")
+    print(f"Median of {repeat} calls per row (by total time); range of match / LSA in match over the calls.\n")
     print("| J | neurons | global L | problems | match s | score s | LSA in match s | LSA random s "
-          "| match / LSA in match | match / LSA random |")
+          "| match / LSA in match (range) | match / LSA random |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for clients, neurons in grid:
         layers = client_layers(clients, neurons, seed=clients * 7919 + neurons)
-        started = time.perf_counter()
-        match = match_layer(layers)
-        total = time.perf_counter() - started
+        calls = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            match = match_layer(layers)
+            calls.append((time.perf_counter() - started, match))
+        ratios = sorted(total / match.solve_seconds for total, match in calls)
+        total, match = sorted(calls, key=lambda call: call[0])[len(calls) // 2]
         floor_random = random_lsa_seconds(match.problem_shapes, seed=1)
         print(
             f"| {clients} | {neurons} | {match.global_layer.shape[0]} | {len(match.problem_shapes)} "
-            f"| {total:.2f} | {match.score_seconds:.2f} | {match.solve_seconds:.2f} | {floor_random:.2f} "
-            f"| {total / match.solve_seconds:.2f} | {total / floor_random:.2f} |",
+            f"| {total:.3f} | {match.score_seconds:.3f} | {match.solve_seconds:.3f} | {floor_random:.3f} "
+            f"| {total / match.solve_seconds:.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f}) "
+            f"| {total / floor_random:.2f} |",
             flush=True,
         )
 
@@ -127,10 +139,11 @@ def bench_fedma_pass():
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only J = 4")
+    parser.add_argument("--repeat", type=int, default=3, help="calls per layer configuration (median reported)")
     args = parser.parse_args()
     client_counts = (4,) if args.quick else (4, 16, 32)
     print(f"BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}; numpy {np.__version__}\n")
-    bench_layers([(j, n) for j in client_counts for n in (256, 1024)])
+    bench_layers([(j, n) for j in client_counts for n in (256, 1024)], max(1, args.repeat))
     bench_fedma_pass()
 
 

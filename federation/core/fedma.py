@@ -33,6 +33,7 @@ recovered exactly and a global neuron is the plain mean of its rows.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -49,6 +50,9 @@ DEFAULT_GAMMA = 1.0
 # The score product runs in float32 when lambda * max|w|^2 * J stays below this: its rounding error is
 # then below ~0.1 score units, far inside the gaps that decide an assignment; above it, float64.
 SINGLE_PRECISION_SCORE_LIMIT = 1e6
+# Cost matrices kept between a client's successive matchings (see _MatchingState.costs) while their
+# total size stays below this; the matrices of further clients are recomputed in full each time.
+COST_CACHE_LIMIT_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,18 @@ class _MatchingState:
 
     ``counts`` is per neuron (L,) when every client observes every coordinate, else per coordinate
     (L, D); the precision of neuron i at coordinate d is ``lambda0 + lambda * counts``.
+
+    Bookkeeping that keeps refinement passes cheap without changing what is computed:
+
+    - the L live neurons are the first L rows of arrays with spare capacity: opening neurons does not
+      copy the layer, and a neuron whose popularity falls to zero is squeezed out in place, so global
+      indices are those of a compacted list;
+    - each neuron records the row each client gave it (``holders``, -1 for none). Client j's cost
+      column for neuron i is a function of what the *other* clients gave neuron i only, so
+      :meth:`costs` reuses the columns of neurons whose holders are unchanged since client j's
+      previous matching and recomputes the rest (after the first passes, few rows move);
+    - taking a client's rows out of h is deferred until it is matched again, and then only rows that
+      change neuron are moved; reading :attr:`natural` applies a pending removal.
     """
 
     def __init__(
@@ -155,9 +171,16 @@ class _MatchingState:
         self.popularity_cap = popularity_cap
         self.client_count = len(rows)
         dimension = rows[0].shape[1]
-        self.natural = np.empty((0, dimension))
-        self.counts = np.empty((0, dimension)) if self.masked else np.empty(0)
-        self.popularity = np.empty(0, dtype=np.int64)
+        self._scratch_buffers: dict[tuple[str, Any], np.ndarray] = {}
+        self.size = 0  # L, the number of live global neurons
+        self._max_rows = max(r.shape[0] for r in rows)
+        capacity = min(sum(r.shape[0] for r in rows), 2 * self._max_rows)
+        self._natural = np.empty((capacity, dimension))
+        self._counts = np.empty((capacity, dimension)) if self.masked else np.empty(capacity)
+        self._popularity = np.empty(capacity, dtype=np.int64)
+        self._holders = np.empty((capacity, self.client_count), dtype=np.int32)
+        # (client, targets): a removed client whose rows are still inside h (target -1: neuron gone).
+        self._pending: tuple[int, np.ndarray] | None = None
         self.assignments: list[np.ndarray | None] = [None] * self.client_count
         self.score_seconds = 0.0
         self.solve_seconds = 0.0
@@ -165,102 +188,275 @@ class _MatchingState:
         # Per-client constants: the score of opening a new neuron (before its k-dependent cost),
         # and (without masks) the rows augmented with |w|^2 and 1 for the one-product score.
         self.fresh_scores = []
-        self.augmented_rows = []
+        squared_norms = []
         for client, weights in enumerate(rows):
-            keep = observed[client] if self.masked else slice(None)
-            fresh = ((precision * weights[:, keep] + self.prior_natural[keep]) ** 2).sum(axis=1) / (
-                precision + prior_precision
-            ) - np.sum(self.prior_natural[keep] * prior_mean[keep])
+            work = self._scratch("scaled", weights.shape)
+            squared_norms.append(np.square(weights, out=work).sum(axis=1))
+            if self.masked:
+                keep = observed[client]
+                fresh = ((precision * weights[:, keep] + self.prior_natural[keep]) ** 2).sum(axis=1) / (
+                    precision + prior_precision
+                ) - np.sum(self.prior_natural[keep] * prior_mean[keep])
+            else:
+                shifted = np.multiply(weights, precision, out=work)
+                shifted += self.prior_natural
+                fresh = np.square(shifted, out=shifted).sum(axis=1) / (precision + prior_precision) - np.sum(
+                    self.prior_natural * prior_mean
+                )
             self.fresh_scores.append(fresh)
-            if not self.masked:
-                ones = np.ones((weights.shape[0], 1))
-                self.augmented_rows.append(np.hstack([weights, (weights**2).sum(axis=1)[:, None], ones]))
         if single_precision is None:
-            largest = max(float(np.max(np.sum(weights**2, axis=1))) for weights in rows)
+            largest = max(float(np.max(norms)) for norms in squared_norms)
             single_precision = precision * largest * len(rows) < SINGLE_PRECISION_SCORE_LIMIT
         self.single_precision = single_precision and not self.masked
-        if self.single_precision:
-            self.augmented_rows = [rows_.astype(np.float32) for rows_ in self.augmented_rows]
+        self.augmented_rows = []
+        if not self.masked:
+            for weights, norms in zip(rows, squared_norms):
+                augmented = np.empty(
+                    (weights.shape[0], dimension + 2), dtype=np.float32 if self.single_precision else np.float64
+                )
+                augmented[:, :-2] = weights
+                augmented[:, -2] = norms
+                augmented[:, -1] = 1.0
+                self.augmented_rows.append(augmented)
+        # Per client: the holders of the neurons of its last cost matrix, and that matrix; kept while
+        # the total size stays below COST_CACHE_LIMIT_BYTES.
+        self._costs_cache: list[tuple[np.ndarray, np.ndarray] | None] = [None] * self.client_count
+        self._cache_bytes = 0
+        self._spare_cost_buffers: list[np.ndarray] = []
+
+    def _scratch(self, name: str, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+        """A reusable work array (contents undefined): large temporaries allocated and freed on every
+        matching cost page faults that are a sizeable part of a small layer's matching time."""
+        needed = math.prod(shape)
+        buffer = self._scratch_buffers.get((name, dtype))
+        if buffer is None or buffer.size < needed:
+            buffer = np.empty(max(needed, 2 * (0 if buffer is None else buffer.size)), dtype=dtype)
+            self._scratch_buffers[(name, dtype)] = buffer
+        return buffer[:needed].reshape(shape)
+
+    def _new_costs(self, shape: tuple[int, int]) -> np.ndarray:
+        """An empty C-ordered cost matrix, in the memory of a dropped one when one is big enough."""
+        needed = shape[0] * shape[1]
+        for index, flat in enumerate(self._spare_cost_buffers):
+            if flat.size >= needed:
+                return self._spare_cost_buffers.pop(index)[:needed].reshape(shape)
+        return np.empty(needed + needed // 8)[:needed].reshape(shape)
+
+    def _drop_costs(self, costs: np.ndarray) -> None:
+        self._spare_cost_buffers.append(costs.base if costs.base is not None else costs.reshape(-1))
+        if len(self._spare_cost_buffers) > 2:
+            sizes = [flat.size for flat in self._spare_cost_buffers]
+            del self._spare_cost_buffers[sizes.index(min(sizes))]
+
+    # Live views (tests and estimates read these).
+    @property
+    def natural(self) -> np.ndarray:
+        self._apply_pending_removal()
+        return self._natural[: self.size]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self._counts[: self.size]
+
+    @property
+    def popularity(self) -> np.ndarray:
+        return self._popularity[: self.size]
+
+    def _scaled_rows(self, client: int, rows) -> np.ndarray:
+        """lambda * w (observed coordinates only) for client ``client``'s ``rows`` (an index array or
+        ``slice(None)``): its share of h. Returned in a scratch array: use it before the next call."""
+        weights = self.rows[client]
+        if isinstance(rows, slice):
+            scaled = np.multiply(weights, self.precision, out=self._scratch("scaled", weights.shape))
+        else:
+            scaled = self._scratch("scaled", (len(rows), weights.shape[1]))
+            np.take(weights, rows, axis=0, out=scaled, mode="clip")
+            scaled *= self.precision
+        if self.masked:
+            scaled *= self.observed[client]
+        return scaled
+
+    def _apply_pending_removal(self) -> None:
+        if self._pending is None:
+            return
+        client, targets = self._pending
+        self._pending = None
+        rows = np.flatnonzero(targets >= 0)
+        self._natural[targets[rows]] -= self._scaled_rows(client, rows)
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, 2 * self._natural.shape[0])
+        for name in ("_natural", "_counts", "_popularity", "_holders"):
+            old = getattr(self, name)
+            grown = np.empty((capacity, *old.shape[1:]), dtype=old.dtype)
+            grown[: self.size] = old[: self.size]
+            setattr(self, name, grown)
 
     def add(self, client: int, targets: np.ndarray) -> None:
         """Give client ``client``'s rows to the global neurons ``targets`` (new ones numbered next)."""
-        new = int(targets.max(initial=-1)) + 1 - self.natural.shape[0]
+        if self._pending is not None and self._pending[0] != client:
+            self._apply_pending_removal()
+        size = self.size
+        new = int(targets.max(initial=-1)) + 1 - size
         if new > 0:
-            self.natural = np.vstack([self.natural, np.tile(self.prior_natural, (new, 1))])
-            self.counts = np.concatenate([self.counts, np.zeros((new, *self.counts.shape[1:]))])
-            self.popularity = np.concatenate([self.popularity, np.zeros(new, dtype=np.int64)])
-        weights = self.rows[client]
-        if self.masked:
-            self.natural[targets] += self.precision * weights * self.observed[client]
-            self.counts[targets] += self.observed[client]
+            if size + new > self._natural.shape[0]:
+                self._grow(size + new)
+            self._natural[size : size + new] = self.prior_natural
+            self._counts[size : size + new] = 0
+            self._popularity[size : size + new] = 0
+            self._holders[size : size + new] = -1
+            self.size = size + new
+        if self._pending is None:
+            self._natural[targets] += self._scaled_rows(client, slice(None))
         else:
-            self.natural[targets] += self.precision * weights
-            self.counts[targets] += 1
-        self.popularity[targets] += 1
+            # Rows matched again to the neuron they came from stay inside h untouched.
+            previous = self._pending[1]
+            self._pending = None
+            moved = np.flatnonzero(previous != targets)
+            if moved.size:
+                scaled = self._scaled_rows(client, moved)
+                left = previous[moved]
+                still = left >= 0
+                self._natural[left[still]] -= scaled[still]
+                self._natural[targets[moved]] += scaled
+        self._counts[targets] += self.observed[client] if self.masked else 1
+        self._popularity[targets] += 1
+        self._holders[targets, client] = np.arange(targets.size, dtype=np.int32)
         self.assignments[client] = targets
 
     def remove(self, client: int) -> None:
         """Take client ``client``'s rows out; neurons left with no holder disappear."""
+        self._apply_pending_removal()
         targets = self.assignments[client]
-        weights = self.rows[client]
-        if self.masked:
-            self.natural[targets] -= self.precision * weights * self.observed[client]
-            self.counts[targets] -= self.observed[client]
-        else:
-            self.natural[targets] -= self.precision * weights
-            self.counts[targets] -= 1
-        self.popularity[targets] -= 1
+        size = self.size
+        self._pending = (client, targets)
+        self._counts[targets] -= self.observed[client] if self.masked else 1
+        self._popularity[targets] -= 1
+        self._holders[targets, client] = -1
         self.assignments[client] = None
-        keep = self.popularity > 0
+        keep = self._popularity[:size] > 0
         if not keep.all():
+            # Squeeze the dead neurons out in place; the survivors keep their order.
+            survivors = np.flatnonzero(keep)
+            kept = survivors.size
+            first = int(np.argmin(keep))  # rows before the first dead neuron stay where they are
+            moving = survivors[first:]
+            for array in (self._natural, self._counts, self._popularity, self._holders):
+                staged = self._scratch("natural", (moving.size, *array.shape[1:]), array.dtype)
+                np.take(array, moving, axis=0, out=staged, mode="clip")
+                array[first:kept] = staged
+            self.size = kept
             new_index = np.cumsum(keep) - 1
-            self.natural = self.natural[keep]
-            self.counts = self.counts[keep]
-            self.popularity = self.popularity[keep]
             self.assignments = [None if a is None else new_index[a] for a in self.assignments]
+            self._pending = (client, np.where(keep[targets], new_index[targets], -1))
+
+    def _removed_natural(self, client: int, neurons: np.ndarray) -> np.ndarray:
+        """Rows ``neurons`` of h with client ``client``'s rows taken out (its removal may be pending),
+        in a scratch array."""
+        natural = self._scratch("natural", (neurons.size, self._natural.shape[1]))
+        np.take(self._natural, neurons, axis=0, out=natural, mode="clip")
+        if self._pending is not None:
+            previous = self._pending[1]
+            held_row = np.full(self.size, -1)
+            alive = np.flatnonzero(previous >= 0)
+            held_row[previous[alive]] = alive
+            rows = held_row[neurons]
+            held = np.flatnonzero(rows >= 0)
+            removed = self._scratch("removed", (held.size, natural.shape[1]))
+            np.take(self._natural, neurons[held], axis=0, out=removed, mode="clip")
+            removed -= self._scaled_rows(client, rows[held])
+            natural[held] = removed
+        return natural
 
     def costs(self, client: int) -> np.ndarray:
         """``(L_j, L + L_j)`` negated BBP-MAP scores of client ``client``'s rows against the current
         global neurons (first L columns) and against opening the k-th new neuron (last L_j columns).
 
+        Column i depends only on what the other clients gave neuron i, so the columns of neurons whose
+        holders are the same as at this client's previous matching (the same row from every other
+        client) are taken from that matching; the others are computed by :meth:`_cost_columns`. A
+        reused column equals a recomputed one up to rounding. The returned array may be reused and
+        overwritten by the client's next call.
+        """
+        if self._pending is not None and self._pending[0] != client:
+            self._apply_pending_removal()
+        size = self.size
+        row_count = self.rows[client].shape[0]
+        holders = self._holders[:size]
+        cached = self._costs_cache[client]
+        if cached is None:
+            costs = self._new_costs((row_count, size + row_count))
+            opening = 2 * np.log(np.arange(1, row_count + 1)) - 2 * np.log(self.gamma / self.client_count)
+            np.subtract(opening[None, :], self.fresh_scores[client][:, None], out=costs[:, size:])
+            stale = np.arange(size)
+        else:
+            old_holders, old_costs = cached
+            self._costs_cache[client] = None
+            self._cache_bytes -= old_costs.nbytes
+            old_size = old_holders.shape[0]
+            fresh = (holders == old_holders).all(axis=1) if old_size == size else None
+            if fresh is not None and 8 * np.count_nonzero(~fresh) <= size:
+                costs = old_costs  # the same neurons in the same places; a few changed holders
+            else:
+                # Neurons died or were opened since, so columns moved: find each neuron's old column by
+                # its holders (the opening columns stay last) and copy the columns that are still valid.
+                source, fresh = _matching_columns(holders, old_holders, self._max_rows)
+                costs = self._new_costs((row_count, size + row_count))
+                costs[:, size:] = old_costs[:, old_size:]
+                _copy_columns(old_costs, source, fresh, costs)
+                self._drop_costs(old_costs)
+            stale = np.flatnonzero(~fresh)
+        if stale.size == size:
+            self._cost_columns(client, stale, out=costs[:, :size])
+        elif stale.size:
+            costs[:, stale] = self._cost_columns(client, stale)
+        if self._cache_bytes + costs.nbytes <= COST_CACHE_LIMIT_BYTES:
+            self._costs_cache[client] = (holders.copy(), costs)
+            self._cache_bytes += costs.nbytes
+        return costs
+
+    def _cost_columns(self, client: int, neurons: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Negated scores of client ``client``'s rows against the global neurons ``neurons``
+        (``(L_j, len(neurons))``), the client's own rows taken out of h.
+
         Without observation masks the score against neuron i,
         ``lam^2 |w|^2 A_i + 2 lam A_i w.h_i + |h_i|^2 (A_i - 1/P_i) + log-odds_i`` with
-        ``A_i = 1/(lam + P_i)``, is linear in ``(w, |w|^2, 1)``: the whole block is one matrix product.
+        ``A_i = 1/(lam + P_i)``, is linear in ``(w, |w|^2, 1)``: the block is one matrix product.
         """
         lam, lam0 = self.precision, self.prior_precision
-        existing_count = self.natural.shape[0]
-        row_count = self.rows[client].shape[0]
-        support = self.popularity.astype(np.float64)
+        natural = self._removed_natural(client, neurons)
+        support = self._popularity[neurons].astype(np.float64)
         if self.popularity_cap is not None:
             support = np.minimum(support, self.popularity_cap)
         log_odds = np.log(support / (self.client_count - support))
-        costs = np.empty((row_count, existing_count + row_count))
+        row_count = self.rows[client].shape[0]
+        if out is None:
+            out = np.empty((row_count, neurons.size))
         if self.masked:
             keep = self.observed[client]
-            weights, natural = self.rows[client][:, keep], self.natural[:, keep]
-            posterior = lam0 + lam * self.counts[:, keep]
+            weights, natural = self.rows[client][:, keep], natural[:, keep]
+            posterior = lam0 + lam * self._counts[neurons][:, keep]
             inverse = 1.0 / (lam + posterior)
-            costs[:, :existing_count] = -(
+            out[:] = -(
                 (lam * lam) * (weights * weights) @ inverse.T
                 + (2 * lam) * weights @ (natural * inverse).T
                 + (np.sum(natural * natural * (inverse - 1.0 / posterior), axis=1) + log_odds)
             )
+            return out
+        posterior = lam0 + lam * self._counts[neurons]
+        inverse = 1.0 / (lam + posterior)
+        augmented = self.augmented_rows[client]
+        coefficients = self._scratch("coefficients", (neurons.size, natural.shape[1] + 2), augmented.dtype)
+        np.multiply(natural, (-2 * lam * inverse)[:, None], out=coefficients[:, :-2], casting="same_kind")
+        coefficients[:, -2] = -(lam * lam) * inverse
+        squared_norms = np.einsum("ij,ij->i", natural, natural)
+        coefficients[:, -1] = -(squared_norms * (inverse - 1.0 / posterior) + log_odds)
+        if self.single_precision:
+            products = self._scratch("products", (row_count, neurons.size), augmented.dtype)
+            out[...] = np.matmul(augmented, coefficients.T, out=products)
         else:
-            posterior = lam0 + lam * self.counts
-            inverse = 1.0 / (lam + posterior)
-            augmented = self.augmented_rows[client]
-            coefficients = np.empty((existing_count, self.natural.shape[1] + 2), dtype=augmented.dtype)
-            np.multiply(self.natural, (-2 * lam * inverse)[:, None], out=coefficients[:, :-2], casting="same_kind")
-            coefficients[:, -2] = -(lam * lam) * inverse
-            squared_norms = np.einsum("ij,ij->i", self.natural, self.natural)
-            coefficients[:, -1] = -(squared_norms * (inverse - 1.0 / posterior) + log_odds)
-            if self.single_precision:
-                costs[:, :existing_count] = augmented @ coefficients.T
-            else:
-                np.matmul(augmented, coefficients.T, out=costs[:, :existing_count])
-        opening = 2 * np.log(np.arange(1, row_count + 1)) - 2 * np.log(self.gamma / self.client_count)
-        np.subtract(opening[None, :], self.fresh_scores[client][:, None], out=costs[:, existing_count:])
-        return costs
+            np.matmul(augmented, coefficients.T, out=out)
+        return out
 
     def assign(self, client: int) -> None:
         started = time.perf_counter()
@@ -270,7 +466,7 @@ class _MatchingState:
         self.solve_seconds += time.perf_counter() - solved
         self.score_seconds += solved - started
         self.problem_shapes.append(costs.shape)
-        existing = self.natural.shape[0]
+        existing = self.size
         targets = np.empty(rows.size, dtype=np.int64)
         targets[rows] = columns
         opened = targets >= existing
@@ -283,6 +479,40 @@ class _MatchingState:
         if not self.masked:
             precision = precision[:, None]
         return self.natural / precision
+
+
+def _matching_columns(holders: np.ndarray, old_holders: np.ndarray, max_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each neuron of ``holders`` (``(L, J)``: the row each client gave it, -1 for none), the row
+    of ``old_holders`` with the same holders (``source``) and whether there is one (``fresh``).
+
+    A client's row belongs to one neuron, so a neuron is found through any one of its holders."""
+    size = holders.shape[0]
+    held = holders >= 0
+    client = np.argmax(held, axis=1)  # a client holding each neuron
+    row = holders[np.arange(size), client]
+    old_neuron = np.full((holders.shape[1], max_rows), -1)
+    old_columns, old_clients = np.nonzero(old_holders >= 0)
+    old_neuron[old_clients, old_holders[old_columns, old_clients]] = old_columns
+    source = np.where(row >= 0, old_neuron[client, np.maximum(row, 0)], -1)
+    fresh = source >= 0
+    fresh[fresh] = (old_holders[source[fresh]] == holders[fresh]).all(axis=1)
+    return source, fresh
+
+
+def _copy_columns(source: np.ndarray, source_columns: np.ndarray, wanted: np.ndarray, target: np.ndarray) -> None:
+    """``target[:, i] = source[:, source_columns[i]]`` for the columns i where ``wanted``, as slice
+    copies of runs that are consecutive in both (a few runs when some neurons died or were opened);
+    the target stays C-ordered, which ``linear_sum_assignment`` needs to run at full speed."""
+    columns = np.flatnonzero(wanted)
+    if not columns.size:
+        return
+    sources = source_columns[columns]
+    breaks = np.flatnonzero((np.diff(columns) != 1) | (np.diff(sources) != 1)) + 1
+    if breaks.size > 64:
+        target[:, columns] = source[:, sources]
+        return
+    for first, last in zip(np.concatenate([[0], breaks]), np.concatenate([breaks, [columns.size]])):
+        target[:, columns[first] : columns[last - 1] + 1] = source[:, sources[first] : sources[last - 1] + 1]
 
 
 def _check_layers(layers: Sequence[np.ndarray]) -> list[np.ndarray]:

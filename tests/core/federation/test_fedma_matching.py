@@ -2,12 +2,16 @@
 import numpy as np
 import pytest
 
+from scipy.optimize import linear_sum_assignment
+
 from federation.core.fedma import (
+    DEFAULT_PRIOR_RATIO,
     EXACT_RECOVERY_SETTINGS,
     REFERENCE_SETTINGS,
     _MatchingState,
     client_model_from_global,
     combine_output_layers,
+    default_sigma,
     match_layer,
     match_networks,
     remap_input_units,
@@ -86,6 +90,136 @@ def test_vectorised_scores_equal_the_per_row_formula(masked, single):
     state.remove(1)
     tolerance = 1e-5 if single else 1e-10
     np.testing.assert_allclose(-state.costs(1), naive_scores(state, 1), rtol=tolerance, atol=tolerance)
+
+
+def plain_match_layer(layers, *, sigma, sigma0, gamma, iterations=5, seed=0, observed=None, popularity_cap=None):
+    """FEDMA.md's BBP-MAP written plainly: every score recomputed from the neurons' members with the
+    per-coordinate formula, members kept as {client: row} dicts, no caching or deferred updates."""
+    lam, lam0 = 1.0 / sigma, 1.0 / sigma0
+    client_count, dimension = len(layers), layers[0].shape[1]
+    masks = [np.ones(dimension, bool)] * client_count if observed is None else observed
+    neurons: list[dict[int, int]] = []
+
+    def statistics(members):
+        natural = sum((lam * layers[k][l] * masks[k] for k, l in members.items()), np.zeros(dimension))
+        precision = lam0 + lam * sum((masks[k].astype(float) for k in members), np.zeros(dimension))
+        return natural, precision
+
+    def assign(client):
+        rows, seen = layers[client], masks[client]
+        count, existing = rows.shape[0], len(neurons)
+        scores = np.empty((count, existing + count))
+        for i, members in enumerate(neurons):
+            h, precision = statistics(members)
+            own = lam * seen
+            support = len(members) if popularity_cap is None else min(len(members), popularity_cap)
+            scores[:, i] = ((own * rows + h) ** 2 / (own + precision) - h**2 / precision).sum(axis=1) + np.log(
+                support / (client_count - support)
+            )
+        fresh = ((lam * rows) ** 2 / (lam + lam0) * seen).sum(axis=1)
+        ks = np.arange(1, count + 1)
+        scores[:, existing:] = fresh[:, None] - 2 * np.log(ks)[None, :] + 2 * np.log(gamma / client_count)
+        row_index, columns = linear_sum_assignment(-scores)
+        targets = np.empty(count, dtype=int)
+        targets[row_index] = columns
+        opened = targets >= existing
+        targets[opened] = existing + np.arange(opened.sum())
+        for row, target in enumerate(targets):
+            if target == len(neurons):
+                neurons.append({})
+            neurons[target][client] = row
+
+    def remove(client):
+        for members in neurons:
+            members.pop(client, None)
+        neurons[:] = [members for members in neurons if members]
+
+    by_size = sorted(range(client_count), key=lambda j: (-layers[j].shape[0], j))
+    neurons.extend({by_size[0]: row} for row in range(layers[by_size[0]].shape[0]))
+    for client in by_size[1:]:
+        assign(client)
+    rng = np.random.default_rng(seed)
+    for _ in range(iterations):
+        for client in rng.permutation(client_count):
+            remove(int(client))
+            assign(int(client))
+    assignments = [np.empty(layer.shape[0], dtype=int) for layer in layers]
+    for i, members in enumerate(neurons):
+        for k, l in members.items():
+            assignments[k][l] = i
+    global_layer = np.array([np.divide(*statistics(members)) for members in neurons])
+    return global_layer, assignments
+
+
+@pytest.mark.parametrize("case", ["defaults", "reference", "masked", "few-iterations"])
+def test_match_layer_equals_a_plain_implementation(case):
+    """The cached, deferred bookkeeping of match_layer (reused cost columns, lazy removal, in-place
+    compaction of dead neurons) gives exactly what plain recomputation gives."""
+    rng = np.random.default_rng(11)
+    pool = rng.normal(0, 0.5, size=(14, 6))
+    sizes = (9, 11, 6, 10, 8)
+    layers = [pool[rng.choice(14, n, replace=False)] + rng.normal(0, 0.15, (n, 6)) for n in sizes]
+    layers[2] = rng.normal(0, 0.5, (6, 6))  # unrelated rows: neurons open and die during refinement
+    observed = [rng.random(6) < 0.75 for _ in sizes] if case == "masked" else None
+    if observed is not None:
+        for mask in observed:
+            mask[-1] = True
+    sigma = default_sigma(layers, observed)
+    settings = dict(sigma=sigma, sigma0=DEFAULT_PRIOR_RATIO * sigma, gamma=1.0, iterations=5, seed=4)
+    if case == "reference":
+        settings.update(sigma=1.0, sigma0=1.0, gamma=7.0, popularity_cap=10)
+    if case == "few-iterations":
+        settings.update(iterations=2, gamma=0.2)
+    match = match_layer(layers, observed=observed, **settings)
+    global_layer, assignments = plain_match_layer(layers, observed=observed, **settings)
+    for ours, plain in zip(match.assignments, assignments):
+        np.testing.assert_array_equal(ours, plain)
+    np.testing.assert_allclose(match.global_layer, global_layer, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("related", [False, True], ids=["unrelated-rows", "noisy-copies"])
+def test_reused_cost_columns_equal_the_per_row_formula_through_refinement(related):
+    """Between two matchings of a client, other clients' rows move (neurons keep, open or lose
+    holders): every reused or recomputed cost column must still equal the per-row formula."""
+    rng = np.random.default_rng(12)
+    pool = rng.normal(size=(7, 7))
+    rows = [
+        pool[rng.permutation(7)[:n]] + rng.normal(0, 0.6, (n, 7)) if related else rng.normal(size=(n, 7))
+        for n in (6, 5, 7, 4)
+    ]
+    state = _MatchingState(rows, None, 1 / 0.7, 1 / 3.0, rng.normal(size=7), 2.0, None, single_precision=False)
+    state.add(2, np.arange(7))
+    for client in (0, 1, 3):
+        state.assign(client)
+    for client in rng.integers(0, 4, size=24):
+        state.remove(int(client))
+        costs = state.costs(int(client)).copy()  # columns reused from this client's previous matching
+        np.testing.assert_allclose(-costs, naive_scores(state, int(client)), rtol=1e-10, atol=1e-10)
+        state.assign(int(client))
+    natural = np.tile(state.prior_natural, (state.natural.shape[0], 1))
+    for client, targets in enumerate(state.assignments):
+        natural[targets] += state.precision * rows[client]
+    np.testing.assert_allclose(state.natural, natural, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+def test_cost_columns_follow_rows_moved_between_existing_neurons(masked):
+    """Another client swapping rows between neurons that stay alive (same neuron ids, new holders)
+    must invalidate exactly those columns of a client's reused cost matrix."""
+    rng = np.random.default_rng(13)
+    rows = [rng.normal(size=(n, 5)) for n in (5, 4, 3)]
+    observed = [rng.random(5) < 0.7 for _ in rows] if masked else None
+    state = _MatchingState(rows, observed, 1 / 0.7, 1 / 3.0, rng.normal(size=5), 2.0, None, single_precision=False)
+    state.add(0, np.arange(5))
+    state.add(1, np.array([0, 1, 2, 3]))
+    state.add(2, np.array([0, 1, 2]))
+    state.remove(2)
+    state.costs(2)  # cached for client 2
+    state.add(2, np.array([0, 1, 2]))
+    state.remove(1)
+    state.add(1, np.array([1, 0, 4, 2]))  # neurons 0, 1, 2, 3, 4 all survive; holders change
+    state.remove(2)
+    np.testing.assert_allclose(-state.costs(2), naive_scores(state, 2), rtol=1e-10, atol=1e-10)
 
 
 # --- FEDMA.md properties --------------------------------------------------------------------------
