@@ -50,6 +50,9 @@ PIPELINE_VERSION = 1
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
     ModelKind.FAULT_STATE: tuple(BatchLabel.Condition.values),
     ModelKind.FAILURE_RISK: ("normal", "at_risk"),
+    ModelKind.DEFAULT_RISK: ("performing", "defaulted"),  # tabular tasks (federation.tabular_data)
+    ModelKind.ENERGY_USE: ("energy_mwh",),
+    ModelKind.CO2_EMISSIONS: ("co2_t",),
 }
 HEALTHY_CLASS = 0  # index of the healthy / normal class in both kinds
 

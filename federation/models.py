@@ -25,12 +25,24 @@ class ModelKind(models.TextChoices):
 
     FAULT_STATE = "fault_state", _("Press fault state (healthy / outer race / inner race / rolling element)")
     FAILURE_RISK = "failure_risk", _("Failure risk (normal / at risk)")
+    DEFAULT_RISK = "default_risk", _("Probability of default (loan book)")
+    ENERGY_USE = "energy_use", _("Energy use per period (production records)")
+    CO2_EMISSIONS = "co2_emissions", _("CO2 emissions per period (production records)")
+
+
+class DatasetKind(models.TextChoices):
+    """What a task trains on: the enterprises' stored press batches, or uploaded tabular data."""
+
+    PRESS_HEALTH = "press_health", _("Press health (sensor batches)")
+    LOAN_BOOK = "loan_book", _("Loan book (lenders)")
+    PRODUCTION = "production", _("Production records (enterprises)")
 
 
 class LabelSource(models.TextChoices):
     BATCH_LABEL = "batch_label", _("Batch labels set by the enterprise")
     HEALTH_LEVEL = "health_level", _("Health level of the batch's health run")
     LABEL_THEN_LEVEL = "label_then_level", _("Batch label where set, else the health level")
+    DATASET_TARGET = "dataset_target", _("The target column of the uploaded data")
 
 
 class Aggregation(models.TextChoices):
@@ -77,6 +89,8 @@ class FederatedTask(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     purpose = models.CharField(_("purpose"), max_length=500)
     model_kind = models.CharField(_("model"), max_length=20, choices=ModelKind.choices)
+    dataset_kind = models.CharField(_("data"), max_length=20, choices=DatasetKind.choices,
+                                    default=DatasetKind.PRESS_HEALTH)
     spec = models.JSONField()  # federation.core.specs to_dict()
     strategy_name = models.CharField(_("aggregation"), max_length=20, choices=Aggregation.choices)
     strategy_config = models.JSONField()  # federation.core.strategies Strategy.to_dict()
@@ -138,6 +152,7 @@ class DataUseGrant(models.Model):
     model_description = models.CharField(max_length=500)
     requested_presses = models.ManyToManyField("devices.Press", blank=True, related_name="+")
     presses = models.ManyToManyField("devices.Press", blank=True, related_name="+")
+    datasets = models.ManyToManyField("federation.TabularDataset", blank=True, related_name="grants")  # tabular tasks
     period_start = models.DateField(null=True, blank=True)
     period_end = models.DateField(null=True, blank=True)
     epsilon = models.FloatField(null=True, blank=True)
@@ -389,3 +404,6 @@ class AggregatorKey(models.Model):
     class Meta:
         ordering = ["-version"]
         verbose_name = _("aggregator key")
+
+
+from .tabular_models import *  # noqa: E402,F401,F403  (uploaded tabular data sets of tabular tasks)

@@ -72,10 +72,27 @@ def _metrics_of(spec, weights, features, labels) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _participant_data(task, grant):
+    """The participant's data for ``task``: press batches, or the tabular data sets it granted."""
+    from . import data, tabular_data
+
+    if tabular_data.is_tabular(task):
+        return tabular_data.participant_data(task, grant)
+    return data.participant_data(task, grant)
+
+
+def _task_metrics(task, spec, weights, features, labels) -> dict:
+    from . import tabular_data
+
+    if tabular_data.is_tabular(task):
+        return tabular_data.metrics_of(task, spec, weights, features, labels)
+    return _metrics_of(spec, weights, features, labels)
+
+
 def local_train_run(*, task_id: int, step_index: int, participant_id: int, instruction_text: str) -> str:
     """One local-train step; returns what happened (for the log). Idempotent: does nothing once the
     participant's update for the step is in, or the step/task moved on."""
-    from . import crypto, data, services
+    from . import crypto, services
     from .models import FederatedTask, ModelUpdate, TaskParticipant, TaskStep
 
     participant = TaskParticipant.objects.select_related("task", "organization", "grant").get(pk=participant_id)
@@ -92,7 +109,7 @@ def local_train_run(*, task_id: int, step_index: int, participant_id: int, instr
     if instruction.participant != participant.name or instruction.step != step_index:
         raise ValueError("instruction does not match the message")
     started = time.perf_counter()
-    dataset = data.participant_data(task, participant.grant)
+    dataset = _participant_data(task, participant.grant)
     if not len(dataset.labels):
         services.participant_no_data(participant=participant)
         return "no labelled data: stopped"
@@ -102,7 +119,7 @@ def local_train_run(*, task_id: int, step_index: int, participant_id: int, instr
     else:
         client_update = execute_instruction(instruction, dataset.features, dataset.labels)
     local_model = list(instruction.weights[:instruction.frozen_layers]) + list(client_update.layers)
-    metrics = _metrics_of(instruction.spec, local_model, dataset.holdout_features, dataset.holdout_labels)
+    metrics = _task_metrics(task, instruction.spec, local_model, dataset.holdout_features, dataset.holdout_labels)
     training_seconds = time.perf_counter() - started
     signing_key, _version = crypto.participant_signing_key(participant.organization)
     envelope = seal_update(client_update, task_id=str(task.uuid), signing_key=signing_key,
@@ -121,7 +138,7 @@ def local_train_run(*, task_id: int, step_index: int, participant_id: int, instr
 def evaluate_version_run(*, version_id: int, participant_id: int) -> str:
     """Evaluate a global model version (and its leave-one-out variants) on this participant's hold-out
     windows, and report the metrics (``services.evaluation_submit``)."""
-    from . import crypto, data, services
+    from . import crypto, services, tabular_data
     from .core.specs import spec_from_dict
     from .models import Evaluation, ModelVersion, TaskParticipant
 
@@ -132,18 +149,21 @@ def evaluate_version_run(*, version_id: int, participant_id: int) -> str:
     if not participant.grant.is_live():
         return "grant not live"
     started = time.perf_counter()
-    dataset = data.participant_data(participant.task, participant.grant)
+    task = participant.task
+    dataset = _participant_data(task, participant.grant)
     features, labels = dataset.holdout_features, dataset.holdout_labels
     if not len(labels):  # no hold-out batch (too few batches per label): evaluate on what there is
         features, labels = dataset.features, dataset.labels
     if not len(labels):
         return "no labelled data"
     spec = spec_from_dict(version.spec)
-    metrics = _metrics_of(spec, crypto.decode_weights(version.weights), features, labels)
+    metrics = _task_metrics(task, spec, crypto.decode_weights(version.weights), features, labels)
+    if tabular_data.is_tabular(task) and version.is_final:
+        metrics.update(tabular_data.local_only_metrics(task, dataset))  # figures only: the local model stays here
     loo = {}
     for name, weights in services.decode_variants(version.loo_weights).items():
         variant_spec = spec.with_hidden_widths([np.shape(w)[0] for w, _b in weights[:-1]])
-        loo[name] = _metrics_of(variant_spec, weights, features, labels)
+        loo[name] = _task_metrics(task, variant_spec, weights, features, labels)
     services.evaluation_submit(actor=f"worker:{participant.name}", version=version,
                                organization=participant.organization, samples=len(labels), metrics=metrics,
                                loo_metrics=loo, seconds=time.perf_counter() - started)

@@ -123,7 +123,7 @@ def task_progress(*, user, task: FederatedTask) -> dict:
 
     def series(of_versions):
         return [{"round": v.lineage.get("round"), "version": v.number,
-                 **{k: _clean(v.metrics.get(k)) for k in ("loss", "accuracy", "auc", "f1")}}
+                 **{k: _clean(v.metrics.get(k)) for k in ("loss", "accuracy", "auc", "f1", "r2")}}
                 for v in of_versions if v.metrics]
 
     comparison = []

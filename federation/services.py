@@ -57,8 +57,8 @@ from .core.privacy import PrivacyBudgetExceeded, PrivacySettings, epsilon_spent
 from .core.robust import RobustSettings
 from .core.specs import MLPSpec, spec_from_dict
 from .core.strategies import FedAvg, FedMA, FedMAState, RobustFedAvg, Strategy, strategy_from_dict
-from .models import (Aggregation, BatchLabel, DataUseGrant, Evaluation, FederatedTask, LabelSource, ModelKind,
-                     ModelUpdate, ModelVersion, Prediction, TaskParticipant, TaskStep, UpdateRejection)
+from .models import (Aggregation, BatchLabel, DataUseGrant, DatasetKind, Evaluation, FederatedTask, LabelSource,
+                     ModelKind, ModelUpdate, ModelVersion, Prediction, TaskParticipant, TaskStep, UpdateRejection)
 from .queueing import send
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,13 @@ def _actor_org_slug(actor) -> str | None:
 
 def _acting_role(organization: Organization) -> str | None:
     return ACTING_ROLES.get(organization.kind)
+
+
+def is_acting_member(user: User) -> bool:
+    """Whether ``user`` is the role that starts tasks and decides grants for an active participant
+    organisation (an enterprise's manager, a lender's loan officer)."""
+    org = user.organization
+    return org is not None and org.is_active and _acting_role(org) == user.role
 
 
 def _require_manage(actor: User, task: FederatedTask) -> None:
@@ -316,11 +323,14 @@ def _task_state(task: FederatedTask) -> dict:
 
 
 def _grant_state(grant: DataUseGrant) -> dict:
-    return {"status": grant.status, "task": grant.task_id, "purpose": grant.purpose, "model": grant.model_description,
+    state = {"status": grant.status, "task": grant.task_id, "purpose": grant.purpose, "model": grant.model_description,
             "requested_presses": sorted(grant.requested_presses.values_list("pk", flat=True)),
             "presses": sorted(grant.presses.values_list("pk", flat=True)),
             "period": [str(grant.period_start or ""), str(grant.period_end or "")],
             "privacy": [grant.epsilon, grant.delta], "expires_at": grant.expires_at.isoformat()}
+    if grant.task.dataset_kind != DatasetKind.PRESS_HEALTH:
+        state["datasets"] = sorted(str(u) for u in grant.datasets.values_list("uuid", flat=True))
+    return state
 
 
 def _tasks_of_grant(grant: DataUseGrant) -> list[FederatedTask]:
@@ -345,9 +355,10 @@ def _lock_grant(actor: User, grant: DataUseGrant) -> DataUseGrant:
 
 
 @transaction.atomic
-def grant_accept(*, actor: User, grant: DataUseGrant, presses=None) -> DataUseGrant:
+def grant_accept(*, actor: User, grant: DataUseGrant, presses=None, datasets=None) -> DataUseGrant:
     """Accept a grant request for ``presses`` (default: the requested ones, else all the enterprise's
-    presses in service)."""
+    presses in service); for a tabular task, for ``datasets`` (its own uploads of the task's kind, checked
+    against the task's schema: ``federation.tabular.grant_datasets_check``)."""
     from devices.models import Press
 
     grant = _lock_grant(actor, grant)
@@ -357,19 +368,27 @@ def grant_accept(*, actor: User, grant: DataUseGrant, presses=None) -> DataUseGr
         raise ValidationError(_("This request has expired."))
     if grant.task.status != FederatedTask.Status.AWAITING_GRANTS:
         raise ValidationError(_("The task no longer waits for grants."))
-    own = Press.objects.filter(organization_id=grant.organization_id)
-    if presses is None:
-        chosen = list(grant.requested_presses.all()) or list(own.filter(status=Press.Status.ACTIVE))
+    chosen_datasets = None
+    if grant.task.dataset_kind != DatasetKind.PRESS_HEALTH:
+        from .tabular import grant_datasets_check
+
+        chosen, chosen_datasets = [], grant_datasets_check(grant=grant, datasets=datasets)
     else:
-        chosen = list(presses)
-        if any(p.organization_id != grant.organization_id for p in chosen):
-            raise ValidationError({"presses": _("Choose presses of your own enterprise.")})
-    if not chosen:
-        raise ValidationError({"presses": _("Choose at least one press whose data the task may use.")})
+        own = Press.objects.filter(organization_id=grant.organization_id)
+        if presses is None:
+            chosen = list(grant.requested_presses.all()) or list(own.filter(status=Press.Status.ACTIVE))
+        else:
+            chosen = list(presses)
+            if any(p.organization_id != grant.organization_id for p in chosen):
+                raise ValidationError({"presses": _("Choose presses of your own enterprise.")})
+        if not chosen:
+            raise ValidationError({"presses": _("Choose at least one press whose data the task may use.")})
     before = _grant_state(grant)
     grant.status, grant.decided_by, grant.decided_at = DataUseGrant.Status.ACCEPTED, actor, timezone.now()
     grant.save(update_fields=["status", "decided_by", "decided_at"])
     grant.presses.set(chosen)
+    if chosen_datasets is not None:
+        grant.datasets.set(chosen_datasets)
     now = timezone.now()
     grant.participants.filter(status=TaskParticipant.Status.INVITED).update(
         status=TaskParticipant.Status.ACTIVE, joined_at=now)
@@ -784,11 +803,16 @@ def _reason_for(error: core_envelope.EnvelopeError) -> str:
     return "malformed"
 
 
+# Figures a participant may report: the model's on its hold-out, and (tabular tasks) its local-only model's.
+_FIGURES = ("loss", "accuracy", "auc", "f1", "ks", "r2", "mse")
+METRIC_KEYS = (*_FIGURES, "samples", *(f"local_{key}" for key in _FIGURES))
+
+
 def _clean_metrics(metrics) -> dict:
     if not isinstance(metrics, dict):
         return {}
     clean = {}
-    for key in ("loss", "accuracy", "auc", "f1", "ks", "samples"):
+    for key in METRIC_KEYS:
         value = metrics.get(key)
         if isinstance(value, (int, float)) and math.isfinite(value):
             clean[key] = float(value)
@@ -965,6 +989,8 @@ def evaluators_for(task: FederatedTask) -> list[TaskParticipant]:
     """Who evaluates a version: the initiator when it is a participating enterprise (its own labelled
     hold-out is the validation set), else every active participant on its own hold-out."""
     active = list(task.participants.select_related("organization").filter(status=TaskParticipant.Status.ACTIVE))
+    if task.dataset_kind != DatasetKind.PRESS_HEALTH:
+        return active  # tabular tasks: every participant reports the model's figures on its own hold-out
     own = [p for p in active if p.organization_id == task.initiator_id]
     return own or active
 
@@ -1074,10 +1100,11 @@ def _average_metrics(evaluations: list[dict]) -> dict:
     """Sample-weighted mean of evaluators' metrics (None where undefined everywhere)."""
     total = sum(e["samples"] for e in evaluations)
     result = {"samples": total}
-    for key in ("loss", "accuracy", "auc", "f1", "ks"):
+    for key in (*_FIGURES, *(f"local_{key}" for key in _FIGURES)):
         pairs = [(e["metrics"].get(key), e["samples"]) for e in evaluations if e["metrics"].get(key) is not None]
         weight = sum(n for _v, n in pairs)
-        result[key] = sum(v * n for v, n in pairs) / weight if weight else None
+        if weight or key in _FIGURES:
+            result[key] = sum(v * n for v, n in pairs) / weight if weight else None
     return result
 
 
@@ -1226,6 +1253,8 @@ def model_version_activate(*, actor: User, version: ModelVersion) -> ModelVersio
     """Make ``version`` the one used for inference of its model kind."""
     version = ModelVersion.objects.select_for_update(of=("self",)).select_related("task").get(pk=version.pk)
     _require_manage(actor, version.task)
+    if version.task.dataset_kind != DatasetKind.PRESS_HEALTH:
+        raise ValidationError(_("Tabular models are adopted by each participant, not activated for presses."))
     if version.is_active:
         raise ValidationError(_("This version is already active."))
     _activate(version, actor=actor)
@@ -1235,7 +1264,8 @@ def model_version_activate(*, actor: User, version: ModelVersion) -> ModelVersio
 def applicable_versions(press) -> list[ModelVersion]:
     """Active versions whose task the press's enterprise took part in (it received that model)."""
     tasks = TaskParticipant.objects.filter(organization_id=press.organization_id, joined_at__isnull=False).values("task_id")
-    return list(ModelVersion.objects.filter(is_active=True, task_id__in=tasks).order_by("model_kind"))
+    return list(ModelVersion.objects.filter(is_active=True, task_id__in=tasks,
+                                            task__dataset_kind=DatasetKind.PRESS_HEALTH).order_by("model_kind"))
 
 
 def inference_for_batch(*, batch_id: int, channel: str | None = None, health_run_id: int | None = None,

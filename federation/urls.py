@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import tabular_views, views
 
 app_name = "federation"
 urlpatterns = [
@@ -22,4 +22,12 @@ urlpatterns = [
     path("presses/<int:pk>/rescore/", views.press_rescore_view, name="press_rescore"),
     path("labels/", views.label_list_view, name="label_list"),
     path("batches/<int:pk>/label/", views.batch_label_view, name="batch_label"),
+    # Tabular tasks: loan books of lenders, production records of enterprises.
+    path("tabular/", tabular_views.tabular_home_view, name="tabular_home"),
+    path("tabular/upload/", tabular_views.dataset_upload_view, name="dataset_upload"),
+    path("tabular/datasets/<int:pk>/", tabular_views.dataset_detail_view, name="dataset_detail"),
+    path("tabular/datasets/<int:pk>/delete/", tabular_views.dataset_delete_view, name="dataset_delete"),
+    path("tabular/tasks/new/", tabular_views.tabular_task_create_view, name="tabular_task_create"),
+    path("tabular/tasks/<int:pk>/results/", tabular_views.tabular_results_view, name="tabular_results"),
+    path("tabular/models/<int:pk>/adopt/", tabular_views.pd_adopt_view, name="pd_adopt"),
 ]

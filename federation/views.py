@@ -20,7 +20,7 @@ from portal.views import apply_form_errors
 
 from . import selectors, services
 from .forms import BatchLabelForm, GrantAcceptForm, ReasonForm, TaskForm
-from .models import BatchLabel, DataUseGrant, FederatedTask, ModelVersion, TaskParticipant
+from .models import BatchLabel, DataUseGrant, DatasetKind, FederatedTask, ModelVersion, TaskParticipant
 
 
 def _plotly_url() -> str:
@@ -59,24 +59,19 @@ def _press_or_404(request, pk) -> Press:
     return press
 
 
-def _can_start_tasks(user) -> bool:
-    org = user.organization
-    return org is not None and org.is_active and services.ACTING_ROLES.get(org.kind) == user.role
-
-
 @login_required
 def task_list_view(request):
     tasks = Paginator(selectors.task_list(user=request.user), 25).get_page(request.GET.get("page"))
     return render(request, "federation/task_list.html", {
         "tasks": tasks, "inbox": selectors.grant_inbox(user=request.user),
         "grants": selectors.grant_list(user=request.user).exclude(status=DataUseGrant.Status.PENDING)[:20],
-        "can_create": _can_start_tasks(request.user),
+        "can_create": services.is_acting_member(request.user),
         "is_manager": request.user.role == "enterprise_manager"})
 
 
 @login_required
 def task_create_view(request):
-    if not _can_start_tasks(request.user):
+    if not services.is_acting_member(request.user):
         raise PermissionDenied
     form = TaskForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -154,9 +149,14 @@ def participant_remove_view(request, pk: int, participant_id: int):
 def grant_detail_view(request, pk: int):
     grant = _grant_or_404(request, pk)
     can_decide = request.user.has_perm(services.GRANT_DECIDE, grant)
+    accept_form = None
+    if can_decide and grant.status == "pending":
+        from .tabular_forms import GrantDatasetsForm
+
+        tabular = grant.task.dataset_kind != DatasetKind.PRESS_HEALTH
+        accept_form = GrantDatasetsForm(grant=grant) if tabular else GrantAcceptForm(grant=grant)
     return render(request, "federation/grant_detail.html", {
-        "grant": grant, "can_decide": can_decide,
-        "accept_form": GrantAcceptForm(grant=grant) if can_decide and grant.status == "pending" else None,
+        "grant": grant, "can_decide": can_decide, "accept_form": accept_form,
         "reason_form": ReasonForm(), "live": grant.is_live(),
         "task_visible": selectors.task_list(user=request.user).filter(pk=grant.task_id).exists()})
 
@@ -167,6 +167,15 @@ def grant_accept_view(request, pk: int):
     grant = _grant_or_404(request, pk)
     if not request.user.has_perm(services.GRANT_DECIDE, grant):
         raise PermissionDenied
+    if grant.task.dataset_kind != DatasetKind.PRESS_HEALTH:
+        from .tabular_views import grant_datasets_accept
+
+        datasets = grant_datasets_accept(request, grant)
+        if datasets is None:
+            return redirect("federation:grant_detail", pk=grant.pk)
+        return _act(request, lambda: services.grant_accept(actor=request.user, grant=grant, datasets=datasets),
+                    _("Accepted: the task may train on the chosen uploads until you revoke or the grant expires."),
+                    reverse("federation:grant_detail", args=[grant.pk]))
     form = GrantAcceptForm(request.POST, grant=grant)
     if not form.is_valid():
         messages.error(request, _("Choose at least one of your presses."))
@@ -210,7 +219,7 @@ def model_detail_view(request, pk: int):
     version = _version_or_404(request, pk)
     return render(request, "federation/model_detail.html", {
         "version": version, "can_activate": request.user.has_perm(services.TASK_MANAGE, version.task)
-        and not version.is_active,
+        and not version.is_active and version.task.dataset_kind == DatasetKind.PRESS_HEALTH,
         "lineage": list(_ancestors(request.user, version)),
         "evaluations": version.evaluations.select_related("organization")
         if selectors.is_initiator(request.user, version.task) else []})

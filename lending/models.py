@@ -453,3 +453,4 @@ class ProposalApproval(models.Model):
 
 
 from .abs_models import *  # noqa: E402,F401,F403  (ABS pools, structures and runs)
+from .adoption_models import *  # noqa: E402,F401,F403  (federated PD models adopted by a lender)

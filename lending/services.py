@@ -57,6 +57,7 @@ from .core.optimal_terms import (BorrowerRiskProfile, CurrentTerms, FundingEcono
                                  optimal_terms)
 from .core.pricing import risk_based_rate_breakdown
 from .jsonsafe import jsonable
+from .federated_pd import federated_pd_champion_sha, federated_pd_for
 from .models import (AdjustmentProposal, Borrower, Collateral, Covenant, Facility, FinancialStatement, LenderPolicy,
                      PdModel, ProposalApproval, ReviewTrigger, RiskAssessment)
 
@@ -654,6 +655,8 @@ def facility_inputs(facility: Facility, *, policy: LenderPolicy | None = None, m
         "health": [h["fingerprint"] for h in health],
         "pd_model": model.version,
         "policy": state_digest(jsonable(_policy_state(policy))),
+        # only present once the lender adopted a federated PD model, so earlier hashes stay valid
+        **({"federated_pd_model": sha} if (sha := federated_pd_champion_sha(facility.organization)) else {}),
     })
 
 
@@ -759,6 +762,13 @@ def _compute_assessment(facility: Facility, *, policy: LenderPolicy, model: PdMo
     applicant = pd_model.applicant_values(profile)
     pd_result = pd_model.explain_pd(model.scorecard, model.calibration, applicant)
     pd_financial = pd_result.pd
+    federated = federated_pd_for(organization=facility.organization, applicant=applicant,
+                                 target_default_rate=float(model.calibration.get("target_default_rate",
+                                                                                 pd_model.TARGET_DEFAULT_RATE)))
+    if federated is not None:  # the lender adopted a federated PD model as its PD model (lending.federated_pd)
+        notes.append(gettext_noop("PD from the federated PD model the lender adopted; the scorecard's drivers are "
+                                  "shown for explanation."))
+        pd_financial = federated["pd"]
 
     # 2. Covenants (a breach lifts the overlay's one-grade cap).
     covenant_results = _covenant_results(facility, ratios, health)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 DEMO_PASSWORD = "stamping-demo-2026"
 # In order: each seeder may use what the ones before it made (ABS pools the credit demo's facilities).
 # (health.demo also registers the demo presses; the audit log fills itself as the others seed.)
-DEMO_MODULES = ["accounts.demo", "health.demo", "federation.demo", "lending.demo", "lending.abs_demo"]
+DEMO_MODULES = ["accounts.demo", "health.demo", "federation.demo", "federation.tabular_demo", "lending.demo",
+                "lending.abs_demo"]
 
 
 @dataclass

@@ -25,8 +25,8 @@ class TaskSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FederatedTask
-        fields = ["id", "uuid", "purpose", "initiator", "model_kind", "spec", "strategy_name", "rounds",
-                  "local_epochs", "label_source", "period_start", "period_end", "epsilon", "delta",
+        fields = ["id", "uuid", "purpose", "initiator", "model_kind", "dataset_kind", "spec", "strategy_name",
+                  "rounds", "local_epochs", "label_source", "period_start", "period_end", "epsilon", "delta",
                   "min_participants", "straggler_warning_s", "straggler_timeout_s", "hierarchical", "compare_of",
                   "feature_config", "status", "status_message", "current_step", "planned_steps", "grant_expires_at",
                   "created_at", "started_at", "finished_at", "participants", "aggregator_public_key_pem"]

@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import tabular, views
 
 router = DefaultRouter()
 router.register("federation/tasks", views.FederatedTaskViewSet, basename="federatedtask")
@@ -9,4 +9,5 @@ router.register("federation/models", views.ModelVersionViewSet, basename="modelv
 router.register("federation/updates", views.ModelUpdateViewSet, basename="modelupdate")
 router.register("federation/predictions", views.PredictionViewSet, basename="prediction")
 router.register("federation/batch-labels", views.BatchLabelViewSet, basename="batchlabel")
+router.register("federation/datasets", tabular.TabularDatasetViewSet, basename="tabulardataset")
 urlpatterns = router.urls

@@ -17,7 +17,9 @@ from .specs import ModelSpec, NetworkWeights
 @dataclass(frozen=True)
 class TrainingConfig:
     """Local optimisation settings: ``epochs`` full passes over the participant's data, mini-batches
-    of ``batch_size``, Adam or SGD (with ``momentum``) at ``learning_rate``."""
+    of ``batch_size``, Adam or SGD (with ``momentum``) at ``learning_rate``. ``loss`` is
+    ``cross_entropy`` (classification) or ``mse`` (regression of one standardised target: the network's
+    single output is the prediction); ``weight_decay`` is an L2 penalty (ridge regression with ``mse``)."""
 
     epochs: int = 5
     learning_rate: float = 0.01
@@ -25,12 +27,15 @@ class TrainingConfig:
     optimizer: str = "adam"
     momentum: float = 0.9
     weight_decay: float = 0.0
+    loss: str = "cross_entropy"
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size < 1 or not self.learning_rate > 0:
             raise ValueError("epochs >= 0, batch_size >= 1 and learning_rate > 0 are required")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.loss not in ("cross_entropy", "mse"):
+            raise ValueError(f"loss must be 'cross_entropy' or 'mse', got {self.loss!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,8 @@ intra-op thread and ``torch.use_deterministic_algorithms(True)`` (both restored 
 inputs give bit-identical weights on the same machine.
 
 Training minimises the mean cross-entropy (nats) of a softmax output with Adam (Kingma & Ba, ICLR 2015)
-or SGD with momentum.
+or SGD with momentum; with ``TrainingConfig.loss == "mse"`` it minimises the mean squared error of the
+network's single output against a real-valued target (regression; the labels are then floats).
 """
 from __future__ import annotations
 
@@ -128,6 +129,15 @@ def _as_label_tensor(spec: ModelSpec, labels: np.ndarray, count: int) -> torch.T
     return torch.from_numpy(labels.astype(np.int64))
 
 
+def _as_target_tensor(spec: ModelSpec, targets: np.ndarray, count: int) -> torch.Tensor:
+    targets = np.asarray(targets, dtype=np.float32)
+    if spec.num_classes != 1:
+        raise ValueError("a regression model has exactly one output")
+    if targets.shape != (count,) or not np.all(np.isfinite(targets)):
+        raise ValueError(f"expected {count} finite targets, got shape {targets.shape}")
+    return torch.from_numpy(np.ascontiguousarray(targets))
+
+
 def train_local(
     spec: ModelSpec,
     weights: NetworkWeights,
@@ -147,8 +157,13 @@ def train_local(
     if not 0 <= frozen_layers <= spec.layer_count:
         raise ValueError(f"frozen_layers must lie in 0..{spec.layer_count}")
     inputs = _as_input_tensor(spec, features)
-    targets = _as_label_tensor(spec, labels, inputs.shape[0])
-    class_counts = tuple(int(c) for c in np.bincount(targets.numpy(), minlength=spec.num_classes))
+    regression = config.loss == "mse"
+    if regression:
+        targets = _as_target_tensor(spec, labels, inputs.shape[0])
+        class_counts = (int(inputs.shape[0]),)
+    else:
+        targets = _as_label_tensor(spec, labels, inputs.shape[0])
+        class_counts = tuple(int(c) for c in np.bincount(targets.numpy(), minlength=spec.num_classes))
     final_loss = float("nan")
     with _deterministic_torch():
         torch.manual_seed(seed)
@@ -169,7 +184,13 @@ def train_local(
                     weight_decay=config.weight_decay,
                 )
             generator = torch.Generator().manual_seed(seed)
-            loss_function = nn.CrossEntropyLoss()
+            if regression:
+                mse = nn.MSELoss()
+
+                def loss_function(outputs, wanted):
+                    return mse(outputs[:, 0], wanted)
+            else:
+                loss_function = nn.CrossEntropyLoss()
             module.train()
             for _ in range(config.epochs):
                 order = torch.randperm(inputs.shape[0], generator=generator)
@@ -202,6 +223,16 @@ def predict_probabilities(
     if not outputs:
         return np.zeros((0, spec.num_classes))
     return torch.cat(outputs).numpy()
+
+
+def predict_values(spec: ModelSpec, weights: NetworkWeights, features: np.ndarray) -> np.ndarray:
+    """A regression model's predictions ``(n,)`` (its single raw output), float64, in the units the
+    targets were trained in."""
+    inputs = _as_input_tensor(spec, features)
+    with _deterministic_torch(), torch.no_grad():
+        module = build_module(spec, weights).eval()
+        output = module(inputs).double()[:, 0] if inputs.shape[0] else torch.zeros(0, dtype=torch.float64)
+    return output.numpy().copy()
 
 
 def evaluate(

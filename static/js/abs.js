@@ -188,6 +188,8 @@
                     hovertemplate: t("Pool loss") + " %{x:.2f} %: %{y:.2f} % " + t("of scenarios") + "<extra></extra>" }], {
       title: { text: interpolate(t("Pool loss over the deal (%(n)s scenarios), with the tranche attachment points"),
                                  { n: total.toLocaleString() }, true), font: { size: 14 } },
+      // "% of" is a percent sign, not a placeholder (t() does no formatting)
+      // xgettext:no-javascript-format
       xaxis: { title: { text: t("Pool loss (% of the pool balance at closing)") }, range: [0, xmax] },
       yaxis: { title: { text: t("Share of scenarios (%)") }, rangemode: "tozero" },
       shapes: shapes, annotations: annotations, height: 440, margin: { l: 60, r: 20, t: 50, b: 50 }, showlegend: false

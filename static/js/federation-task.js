@@ -8,7 +8,7 @@
   var script = document.getElementById("fl-script");
   var url = script.dataset.progressUrl;
   var extraPolls = 10; // after the task ends, evaluations of the last version may still arrive
-  var metricNames = {accuracy: t("Accuracy"), auc: t("AUC"), f1: t("F1"), loss: t("Loss")};
+  var metricNames = {accuracy: t("Accuracy"), auc: t("AUC"), f1: t("F1"), loss: t("Loss"), r2: t("R²")};
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -101,7 +101,8 @@
 
   function renderCharts(data) {
     if (!window.Plotly) { return; }
-    var global = ["accuracy", "auc", "f1", "loss"].map(function (m) {
+    var hasR2 = data.global.some(function (p) { return p.r2 !== null && p.r2 !== undefined; });
+    var global = ["accuracy", "auc", "f1"].concat(hasR2 ? ["r2"] : [], ["loss"]).map(function (m) {
       return lines(data.global, m, metricNames[m] + " (" + data.aggregation + ")", m === "loss" ? {yaxis: "y2"} : {});
     });
     data.comparison.forEach(function (twin) {
@@ -115,6 +116,9 @@
     var local = [];
     Object.keys(data.local).sort().forEach(function (name) {
       local.push(lines(data.local[name], "accuracy", name + " · " + metricNames.accuracy));
+      if (data.local[name].some(function (p) { return p.r2 !== undefined; })) {  // regression tasks
+        local.push(lines(data.local[name], "r2", name + " · " + metricNames.r2));
+      }
       local.push(lines(data.local[name], "loss", name + " · " + metricNames.loss, {yaxis: "y2", line: {dash: "dot"}}));
     });
     var localLayout = layout(t("Per participant (own hold-out)"), metricNames.accuracy);
