@@ -27,5 +27,6 @@ ROLES_BY_KIND: dict[str, tuple[str, ...]] = {
 # Privileged roles must pass a TOTP second factor on every login.
 SECOND_FACTOR_ROLES = frozenset({Role.LOAN_OFFICER, Role.AUDITOR, Role.ADMIN})
 
-# Organisations that take part in federated learning and get a participant key pair and queue.
+# Organisations that take part in federated learning and get a participant queue (every organisation,
+# of any kind, holds a participant key pair: audit firms and the operator sign with theirs too).
 PARTICIPANT_KINDS = frozenset({OrganizationKind.ENTERPRISE, OrganizationKind.LENDER})

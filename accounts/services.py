@@ -21,7 +21,7 @@ from audit.services import record
 from . import keys
 from .models import Invitation, Organization, ParticipantKey, User
 from .permissions import grant, org_group, place_user_in_groups
-from .roles import PARTICIPANT_KINDS, ROLES_BY_KIND, OrganizationKind, Role
+from .roles import ROLES_BY_KIND, OrganizationKind, Role
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
@@ -69,8 +69,7 @@ def organization_create(*, actor: User | None, name: str, kind: str, slug: str =
     for role in ROLES_BY_KIND[kind]:
         org_group(org, role)
     record(actor=actor, action="organization.create", obj=org, organization=org, after=_org_state(org))
-    if kind in PARTICIPANT_KINDS:
-        participant_key_issue(actor=actor, organization=org)
+    participant_key_issue(actor=actor, organization=org)
     return org
 
 
@@ -101,8 +100,6 @@ def participant_key_issue(*, actor: User | None, organization: Organization) -> 
     """Issue a new participant key pair for ``organization``; the previous one is revoked."""
     if actor is not None:
         _require_manage(actor, organization)
-    if organization.kind not in PARTICIPANT_KINDS:
-        raise ValidationError(_("Only enterprises and lenders take part in federated learning."))
     Organization.objects.select_for_update().get(pk=organization.pk)
     previous = organization.participant_keys.filter(revoked_at__isnull=True)
     latest = organization.participant_keys.order_by("-version").first()

@@ -141,19 +141,25 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="portal.settings.test", PRESSTRUST_TEST_DB_NAME=str(db_name),
                PYTEST_XDIST_WORKER=os.environ.get("PYTEST_XDIST_WORKER", "main"), WORKER_HEARTBEAT_SECONDS="2",
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    log = open(log_path, "w")
     name = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}@%h"
+    handle = start_worker(env=env, name=name, log_path=tmp_path_factory.mktemp("worker") / "worker.log",
+                          queue_args=["--all-participants", "-Q", "default,aggregation"])
+    yield handle
+    handle.stop()
+
+
+def start_worker(*, env: dict, name: str, log_path: Path, queue_args: list[str]) -> "WorkerHandle":
+    """Start a real ``celery worker`` process with ``queue_args`` and wait until it is ready."""
+    log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--all-participants", "-Q", "default,aggregation",
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", *queue_args,
          "--concurrency=1", "--pool=prefork", "-l", "info", "-n", name],
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
+    log.close()  # the child keeps its own descriptor
     handle = WorkerHandle(process=process, log_path=log_path, env=env, name=name)
     handle.wait_until_ready()
-    yield handle
-    handle.stop()
-    log.close()
+    return handle
 
 
 class WorkerHandle:

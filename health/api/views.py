@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from devices.models import Press
+from portal.api.permissions import ObjectActionPermission
 
 from .. import selectors, services
 from ..filtersets import HealthAlarmFilterSet, HealthBaselineFilterSet, HealthRunFilterSet
@@ -28,19 +29,17 @@ RANGE_PARAMETERS = [OpenApiParameter("since", OpenApiTypes.DATETIME, required=Fa
                     OpenApiParameter("until", OpenApiTypes.DATETIME, required=False)]
 
 
-class HealthActionPermission(permissions.BasePermission):
-    """Reads: the object is in the viewset's (scoped) queryset. Actions: the permission the view declares
-    for the action, on the object's press."""
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated)
+class HealthActionPermission(ObjectActionPermission):
+    """Reads: the object is in the viewset's queryset, which ``health.selectors`` scopes through the press's
+    guardian permissions (runs and alarms carry none of their own). Actions: the permission the view
+    declares for the action, on the object's press."""
 
     def has_object_permission(self, request, view, obj):
         required = getattr(view, "object_permissions", {}).get(view.action)
         if required is None:
             return request.method in permissions.SAFE_METHODS
         press = obj if isinstance(obj, Press) else obj.press
-        return request.user.has_perm(required, press)
+        return self._holds(request.user, [required], press)
 
 
 class HealthViewSet(viewsets.ReadOnlyModelViewSet):

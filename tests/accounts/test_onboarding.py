@@ -36,6 +36,14 @@ def test_admin_creates_an_enterprise_with_keys_and_queue(login_as, world):
     assert {"organization.create", "participant_key.issue"} <= actions
 
 
+@pytest.mark.parametrize("kind", ["lender", "audit_firm", "operator"])
+def test_every_kind_of_organisation_gets_a_key_pair(world, kind):
+    org = services.organization_create(actor=world.admin, name=f"New {kind}", kind=kind)
+    key = org.participant_keys.get()
+    assert key.revoked_at is None and key.signing_public_pem.startswith("-----BEGIN PUBLIC KEY")
+    assert type(serialization.load_pem_public_key(key.encryption_public_pem.encode())).__name__ == "X25519PublicKey"
+
+
 def test_duplicate_or_blank_organisation_changes_nothing(world):
     before = Organization.objects.count(), AuditEvent.objects.count()
     for bad in ({"name": "Enterprise A", "kind": "enterprise"}, {"name": "  ", "kind": "lender"},

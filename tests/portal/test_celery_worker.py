@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from portal.models import WorkerHeartbeat, WorkerProbe
 from portal.services import worker_probe_request
-from tests.conftest import wait_for
+from tests.conftest import start_worker, wait_for
 from tests.fixtures import build_world
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -66,3 +66,18 @@ def test_the_worker_uses_only_this_test_process_broker(celery_worker_process, se
         connected = celery_worker_process.log().split("Connected to ", 1)[1].split()[0]
         assert connected.rsplit("/", 1)[1] == settings.CELERY_BROKER_URL.rsplit("/", 1)[1]
         assert "mingle: sync with" not in celery_worker_process.log()  # no other test worker shares it
+
+
+def test_a_worker_can_serve_a_single_participant_queue(celery_worker_process, tmp_path):
+    """A site runs its own worker on its own queue only (``celery -A portal worker -Q participant.<slug>``)."""
+    build_world()
+    name = f"single-{celery_worker_process.name}"
+    worker = start_worker(env=celery_worker_process.env, name=name, log_path=tmp_path / "single.log",
+                          queue_args=["-Q", "participant.ent-a"])
+    try:
+        beat = wait_for(lambda: WorkerHeartbeat.objects.filter(hostname__startswith="single-test-").first(),
+                        timeout=30, message="the single-queue worker's heartbeat")
+        assert beat.queues == ["participant.ent-a"]
+        assert worker.process.poll() is None
+    finally:
+        worker.stop()
