@@ -52,3 +52,18 @@ def seed(context: DemoContext) -> None:
             if device is None:
                 device = TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
             context.totp_secrets[username] = base64.b32encode(device.bin_key).decode().rstrip("=")
+    _grant_demo_audit_access(context)
+
+
+def _grant_demo_audit_access(context: DemoContext) -> None:
+    """The demo auditor's firm reads the logs of ent1 and bank1 (granted by their own managers)."""
+    from audit.services import audit_access_grant
+
+    firm, auditor = context.organizations["audit"], context.users["auditor"]
+    for org_key, granter in (("ent1", "ent1_manager"), ("bank1", "bank1_officer1")):
+        org = context.organizations[org_key]
+        if not auditor.has_perm("accounts.audit_organization", org):
+            audit_access_grant(actor=context.users[granter], organization=org, audit_firm=firm)
+            auditor = User.objects.get(pk=auditor.pk)  # fresh permission cache
+    context.notes.append(f"Audit: auditor ({firm.name}) may read the logs of {context.organizations['ent1'].name} "
+                         f"and {context.organizations['bank1'].name}: filter, verify the chain, export evidence.")

@@ -246,6 +246,30 @@ def user_set_active(*, actor: User, user: User, active: bool, reason: str = "") 
 
 
 @transaction.atomic
+def user_set_role(*, actor: User, user: User, role: str) -> User:
+    """Change a member's role within their organisation: their role group (and so every permission granted
+    to it) follows; their API tokens are withdrawn so the new role applies at once."""
+    _require_manage(actor, user.organization)
+    if user.pk == actor.pk:
+        raise ValidationError(_("You cannot change your own role."))
+    if role not in ROLES_BY_KIND[user.organization.kind]:
+        raise ValidationError({"role": _("This role does not fit the organisation's kind.")})
+    target = User.objects.select_for_update().select_related("organization").get(pk=user.pk)
+    if target.role == role:
+        raise ValidationError({"role": _("The user already has this role.")})
+    before = _user_state(target)
+    target.role = role
+    target.save(update_fields=["role"])
+    place_user_in_groups(target)
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=target).delete()
+    record(actor=actor, action="user.role_change", obj=target, organization=target.organization, before=before,
+           after=_user_state(target), payload={"from": before["role"], "to": role})
+    return target
+
+
+@transaction.atomic
 def user_set_language(*, user: User, language: str) -> User:
     if language not in LANGUAGE_CODES:
         raise ValidationError({"language": _("Unsupported language.")})

@@ -19,5 +19,6 @@ urlpatterns = [
     path("organisations/<int:pk>/keys/<int:key_id>/<str:half>.pem", views.participant_key_download_view,
          name="participant_key_download"),
     path("organisations/<int:pk>/worker-check/", views.worker_probe_view, name="worker_probe"),
+    path("users/<int:pk>/role/", views.user_role_view, name="user_role"),
     path("users/<int:pk>/<str:active>/", views.user_status_view, name="user_status"),
 ]

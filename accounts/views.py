@@ -23,6 +23,7 @@ from . import selectors, services
 from .forms import (AcceptInvitationForm, InvitationForm, LanguageForm, LoginForm, OrganizationForm,
                     PasswordChangeForm, ReasonForm, TokenForm)
 from .models import Organization, ParticipantKey, User
+from .roles import ROLES_BY_KIND, Role
 
 
 def _activate_language(request, response, language: str):
@@ -236,6 +237,7 @@ def organization_detail_view(request, pk: int):
         "invitation_form": InvitationForm(),
         "reason_form": ReasonForm(),
         "can_manage": can_manage,
+        "roles": [(role, Role(role).label) for role in ROLES_BY_KIND[org.kind]] if can_manage else [],
         "invite_link": invite_link,
         "worker_probe": _latest_probe(org) if can_manage else None,
         **_audit_access_context(request.user, org),
@@ -313,6 +315,20 @@ def user_status_view(request, pk: int, active: str):
         services.user_set_active(actor=request.user, user=target, active=active == "reactivate",
                                  reason=form.cleaned_data.get("reason", ""))
         messages.success(request, _("User status changed."))
+
+    return _manage_post(request, target.organization, act)
+
+
+@login_required
+@require_POST
+def user_role_view(request, pk: int):
+    target = selectors.user_list(user=request.user).filter(pk=pk).first()
+    if target is None:
+        raise Http404
+
+    def act():
+        services.user_set_role(actor=request.user, user=target, role=request.POST.get("role", ""))
+        messages.success(request, _("Role changed."))
 
     return _manage_post(request, target.organization, act)
 

@@ -1,28 +1,29 @@
 from django.contrib import admin
-from guardian.admin import GuardedModelAdmin
+
+from portal.admin import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import Channel, Component, HealthShare, Press, SensorBatch
 
 
-class ComponentInline(admin.TabularInline):
+class ComponentInline(ReadOnlyInline):
     model = Component
     extra = 0
 
 
-class ChannelInline(admin.TabularInline):
+class ChannelInline(ReadOnlyInline):
     model = Channel
     extra = 0
 
 
 @admin.register(Press)
-class PressAdmin(GuardedModelAdmin):
+class PressAdmin(ReadOnlyAdmin):
     list_display = ["name", "organization", "site", "status"]
     inlines = [ComponentInline, ChannelInline]
 
 
 @admin.register(SensorBatch)
-class SensorBatchAdmin(admin.ModelAdmin):
+class SensorBatchAdmin(ReadOnlyAdmin):
     list_display = ["id", "press", "started_at", "sample_count", "sampling_rate_hz"]
 
 
-admin.site.register(HealthShare)
+admin.site.register(HealthShare, ReadOnlyAdmin)

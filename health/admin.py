@@ -1,18 +1,9 @@
 """Read-only admin: health rows change only through the services, which audit every change."""
 from django.contrib import admin
 
+from portal.admin import ReadOnlyAdmin
+
 from .models import HealthAlarm, HealthBaseline, HealthRun, PressHealthState
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(HealthRun)

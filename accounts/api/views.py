@@ -86,7 +86,8 @@ class UserViewSet(ScopedReadOnlyViewSet):
 
     serializer_class = s.UserSerializer
     filterset_fields = ["organization", "role", "is_active"]
-    object_permissions = {"suspend": "accounts.manage_organization", "reactivate": "accounts.manage_organization"}
+    object_permissions = {"suspend": "accounts.manage_organization", "reactivate": "accounts.manage_organization",
+                          "role": "accounts.manage_organization"}
 
     def get_queryset(self):
         return User.objects.select_related("organization").order_by("username")
@@ -111,6 +112,15 @@ class UserViewSet(ScopedReadOnlyViewSet):
     @action(detail=True, methods=["post"])
     def reactivate(self, request, pk=None):
         return self._set_active(request, True)
+
+    @extend_schema(request=s.RoleSerializer, responses=s.UserSerializer)
+    @action(detail=True, methods=["post"])
+    def role(self, request, pk=None):
+        target = self.get_object()
+        data = s.RoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        target = services.user_set_role(actor=request.user, user=target, role=data.validated_data["role"])
+        return Response(s.UserSerializer(target).data)
 
     @extend_schema(responses=s.UserSerializer)
     @action(detail=False, methods=["get"])

@@ -119,6 +119,44 @@ def test_admin_suspends_and_reactivates_through_the_pages(login_as, world):
     assert not world.ent_a_auditor.is_active
 
 
+def test_admin_changes_a_role_from_the_organisation_page_and_it_is_audited(login_as, world):
+    from accounts.permissions import org_group_name
+
+    target = world.lender_a_officer2
+    client = login_as(world.admin)
+    page = client.get(reverse("accounts:organization_detail", args=[world.lender_a.pk])).content.decode()
+    assert reverse("accounts:user_role", args=[target.pk]) in page and "Change role" in page
+    events = AuditEvent.objects.count()
+    # A role of another organisation kind is refused and changes nothing.
+    response = client.post(reverse("accounts:user_role", args=[target.pk]), {"role": "enterprise_manager"}, follow=True)
+    assert "does not fit the organisation" in response.content.decode()
+    target.refresh_from_db()
+    assert target.role == "loan_officer" and AuditEvent.objects.count() == events
+
+    client.post(reverse("accounts:user_role", args=[target.pk]), {"role": "auditor"})
+    target.refresh_from_db()
+    assert target.role == "auditor"
+    groups = set(target.groups.values_list("name", flat=True))
+    assert org_group_name(world.lender_a.pk, "auditor") in groups
+    assert org_group_name(world.lender_a.pk, "loan_officer") not in groups
+    event = AuditEvent.objects.get(action="user.role_change")
+    assert event.payload["from"] == "loan_officer" and event.payload["to"] == "auditor" and event.actor_user == "admin"
+    assert event.before_digest != event.after_digest
+    with pytest.raises(ValidationError):
+        services.user_set_role(actor=world.admin, user=world.admin, role="admin")
+    with pytest.raises(PermissionDenied):
+        services.user_set_role(actor=world.lender_a_officer, user=target, role="loan_officer")
+
+
+def test_django_admin_is_read_only():
+    from django.contrib import admin
+
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label in {"accounts", "audit", "devices", "health", "federation", "lending"}:
+            assert not model_admin.has_change_permission(None) and not model_admin.has_delete_permission(None), model
+            assert not model_admin.has_add_permission(None), model
+
+
 def test_key_rotation_revokes_the_previous_pair(world):
     first = world.lender_a.participant_keys.get()
     second = services.participant_key_issue(actor=world.admin, organization=world.lender_a)

@@ -56,6 +56,12 @@ declare(
          lambda w: reverse("user-reactivate", args=[w.ent_b_manager.pk]), api=True, method="post",
          setup=lambda w: _suspend_user(w, w.ent_b_manager),
          expect={"admin": 200, "ent_b_manager": 401}),  # a suspended user cannot authenticate at all
+    Case("user API role change", "user-role",
+         lambda w: reverse("user-role", args=[w.lender_a_officer2.pk]), api=True, method="post",
+         data={"role": "auditor"}, expect={"admin": 200, **everyone(403, *LENDER_A_MEMBERS)}),
+    Case("user role page action", "accounts:user_role",
+         lambda w: reverse("accounts:user_role", args=[w.ent_a_auditor.pk]), method="post",
+         data={"role": "enterprise_manager"}, expect={"admin": 302, "ent_a_manager": 403, "ent_a_auditor": 403}),
     Case("user suspend page action", "accounts:user_status",
          lambda w: reverse("accounts:user_status", args=[w.ent_a_auditor.pk, "suspend"]), method="post",
          data={"reason": "matrix"}, expect={"admin": 302, "ent_a_manager": 403, "ent_a_auditor": 403}),
