@@ -226,6 +226,27 @@ def _reject(*, actor: User, press: Press, filename: str, detail: dict) -> BatchR
     return BatchRejected(detail)
 
 
+def _audit_refusal(*, actor: User, press: Press, filename: str, error: ValidationError) -> None:
+    """Audit a batch refused for its parameters (start time, operating condition, sampling rate)."""
+    fields = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+    with transaction.atomic():
+        record(actor=actor, action="batch.reject", obj=press, payload={
+            "filename": filename[:200], "code": "invalid_parameters",
+            "fields": {name: [str(m) for m in messages] for name, messages in fields.items()}})
+
+
+def _check_batch_parameters(press: Press, started_at, stroke_rate_spm, load_percent):
+    if started_at is None:
+        raise ValidationError({"started_at": _("Give the time the recording started.")})
+    if started_at > timezone.now() + timedelta(minutes=5):
+        raise ValidationError({"started_at": _("The start time is in the future.")})
+    stroke_rate = _float_or_none(stroke_rate_spm, "stroke_rate_spm", 0, 2000, "strokes/min")
+    if stroke_rate is not None and not (float(press.stroke_rate_min_spm) <= stroke_rate <= float(press.stroke_rate_max_spm)):
+        raise ValidationError({"stroke_rate_spm": _("%(rate)s strokes/min is outside this press's range %(low)s–%(high)s.")
+                               % {"rate": stroke_rate, "low": press.stroke_rate_min_spm, "high": press.stroke_rate_max_spm}})
+    return stroke_rate, _float_or_none(load_percent, "load_percent", 0, 150, "%")
+
+
 def _upload_source(uploaded_file):
     path = getattr(uploaded_file, "temporary_file_path", None)
     if callable(path):
@@ -271,15 +292,12 @@ def batch_ingest(*, actor: User, press: Press, uploaded_file, started_at: dateti
             "code": "too_large", "message": _("The file is %(size).1f MB; the limit is %(limit).1f MB.")
             % {"size": size / 1e6, "limit": settings.SENSOR_UPLOAD_MAX_BYTES / 1e6},
             "row": None, "column": None, "channel": None})
-    if started_at is None:
-        raise ValidationError({"started_at": _("Give the time the recording started.")})
-    if started_at > timezone.now() + timedelta(minutes=5):
-        raise ValidationError({"started_at": _("The start time is in the future.")})
-    stroke_rate = _float_or_none(stroke_rate_spm, "stroke_rate_spm", 0, 2000, "strokes/min")
-    if stroke_rate is not None and not (float(press.stroke_rate_min_spm) <= stroke_rate <= float(press.stroke_rate_max_spm)):
-        raise ValidationError({"stroke_rate_spm": _("%(rate)s strokes/min is outside this press's range %(low)s–%(high)s.")
-                               % {"rate": stroke_rate, "low": press.stroke_rate_min_spm, "high": press.stroke_rate_max_spm}})
-    load = _float_or_none(load_percent, "load_percent", 0, 150, "%")
+    try:
+        stroke_rate, load = _check_batch_parameters(press, started_at, stroke_rate_spm, load_percent)
+    except ValidationError as error:
+        _audit_refusal(actor=actor, press=press, filename=filename, error=error)
+        raise
+
 
     digest = core.content_hash(uploaded_file.chunks())
     duplicate = SensorBatch.objects.filter(press=press, content_hash=digest).first()
@@ -292,7 +310,9 @@ def batch_ingest(*, actor: User, press: Press, uploaded_file, started_at: dateti
         table = core.read_signal_file(_upload_source(uploaded_file), filename=filename)
         rate = float(sampling_rate_hz) if sampling_rate_hz not in (None, "") else table.sampling_rate_hint_hz
         if rate is None:
-            raise ValidationError({"sampling_rate_hz": _("Give the sampling rate in Hz.")})
+            error = ValidationError({"sampling_rate_hz": _("Give the sampling rate in Hz.")})
+            _audit_refusal(actor=actor, press=press, filename=filename, error=error)
+            raise error
         mapping = channel_mapping or None
         if mapping is None and expected and set(expected) <= set(table.channel_names):
             mapping = {name: name for name in expected}  # e.g. a CWRU file's DE/FE onto channels DE/FE
@@ -326,7 +346,9 @@ def batch_ingest(*, actor: User, press: Press, uploaded_file, started_at: dateti
             transaction.on_commit(lambda: _enqueue_analysis(batch))
     except IntegrityError as exc:  # the same file raced in through another request
         storage.delete_batch_file(saved_path)
-        raise ValidationError(_("This file was just uploaded to this press by another request.")) from exc
+        raise _reject(actor=actor, press=press, filename=filename, detail={
+            "code": "duplicate", "message": _("This file was just uploaded to this press by another request."),
+            "row": None, "column": None, "channel": None}) from exc
     except BaseException:
         storage.delete_batch_file(saved_path)  # ... and removed if the row does not commit
         raise

@@ -14,15 +14,16 @@ def batch_path(*, org_slug: str, press_id: int, content_hash: str) -> str:
 
 
 def write_batch_file(path: str, data: bytes) -> str:
-    if default_storage.exists(path):  # left by a failed earlier attempt; the content hash names it
-        default_storage.delete(path)
     return default_storage.save(path, ContentFile(data))
 
 
 def write_batch_file_from(path: str, fileobj) -> str:
-    """Store an already written file object (streamed by the storage backend, not read whole)."""
-    if default_storage.exists(path):
-        default_storage.delete(path)
+    """Store an already written file object (streamed by the storage backend, not read whole).
+
+    An existing file at ``path`` is never replaced: it may belong to a concurrent upload of the same
+    content, whose row is about to commit. The storage picks a free name instead (Django's
+    ``get_available_name``) and that name, returned here, is what the batch row records; a file left
+    by a failed attempt is the orphan sweep's to remove."""
     fileobj.seek(0)
     return default_storage.save(path, File(fileobj))
 

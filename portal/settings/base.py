@@ -140,12 +140,19 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+if STORAGES["default"]["BACKEND"].startswith("storages.backends.s3"):
+    # An S3-compatible object store (django-storages[s3]); credentials come from boto3's usual variables.
+    # Batch files are never overwritten: a concurrent upload of the same content gets a name of its own.
+    STORAGES["default"]["OPTIONS"] = {
+        "bucket_name": env("STORAGE_BUCKET"), "endpoint_url": env("STORAGE_ENDPOINT_URL", default=None),
+        "location": env("STORAGE_PREFIX", default=""), "file_overwrite": False, "default_acl": None,
+    }
 
 # Uploads: anything above 2.5 MB streams to a temporary file, never fully into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
-SENSOR_UPLOAD_MAX_BYTES = env.int("SENSOR_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+SENSOR_UPLOAD_MAX_BYTES = env.int("SENSOR_UPLOAD_MAX_BYTES", default=200_000_000)  # 200 MB
 
 # Health analysis (defaults in health/conf.py); set any of these in the environment to override.
 for _name, _cast in (("HEALTH_BASELINE_BATCHES", int), ("HEALTH_ALARM_ESCALATE_AFTER_HOURS", float),

@@ -7,9 +7,10 @@ import os
 import subprocess
 import sys
 import zipfile
+from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -64,13 +65,37 @@ def test_auditor_sees_an_organisation_only_after_it_grants_access(world, login_a
 
 
 @pytest.mark.django_db
-def test_filters_on_the_log(world):
+def test_filters_on_the_log(world, login_as):
     api = APIClient()
     api.force_authenticate(world.admin)
     by_action = api.get("/api/v1/audit/events/", {"action": "organization.create"}).json()
     assert by_action["count"] == 6 and {e["action"] for e in by_action["results"]} == {"organization.create"}
     by_org = api.get("/api/v1/audit/events/", {"organization": "ent-a"}).json()
     assert by_org["count"] > 0 and {e["organization"] for e in by_org["results"]} == {"ent-a"}
+    with transaction.atomic():
+        worker_event = services.record(actor="worker:ent-a", action="test.worker_step", obj=world.ent_a)
+    by_worker = api.get("/api/v1/audit/events/", {"actor": "worker:ent-a"}).json()
+    assert [e["sequence"] for e in by_worker["results"]] == [worker_event.sequence]
+    assert api.get("/api/v1/audit/events/", {"actor": "worker:ent-b"}).json()["count"] == 0
+    by_user = api.get("/api/v1/audit/events/", {"actor": world.admin.username.upper()}).json()
+    assert by_user["count"] > 0 and {e["actor_user"] for e in by_user["results"]} == {world.admin.username}
+    by_actor_org = api.get("/api/v1/audit/events/", {"actor_org": "ent-a"}).json()
+    assert worker_event.sequence in {e["sequence"] for e in by_actor_org["results"]}
+    assert {e["actor_org"] for e in by_actor_org["results"]} == {"ent-a"}
+    by_object = api.get("/api/v1/audit/events/", {"object_type": "accounts.organization",
+                                                  "object_id": str(world.ent_a.pk)}).json()
+    assert by_object["count"] >= 2
+    assert {(e["object_type"], e["object_id"]) for e in by_object["results"]} == {("accounts.organization",
+                                                                                     str(world.ent_a.pk))}
+    moment = worker_event.occurred_at
+    since = api.get("/api/v1/audit/events/", {"since": moment.isoformat()}).json()
+    assert [e["sequence"] for e in since["results"]] == [worker_event.sequence]
+    until = api.get("/api/v1/audit/events/", {"until": (moment - timedelta(microseconds=1)).isoformat()}).json()
+    assert worker_event.sequence not in {e["sequence"] for e in until["results"]} and until["count"] > 0
+    assert api.get("/api/v1/audit/events/", {"since": "not a date"}).status_code == 400
+    # The log page filters the same way.
+    page = login_as(world.admin).get(reverse("audit:event_list"), {"actor": "worker:ent-a"})
+    assert page.status_code == 200 and b"test.worker_step" in page.content
     api.force_authenticate(world.ent_a_manager)  # not an auditor
     assert api.get("/api/v1/audit/events/").json()["count"] == 0
 

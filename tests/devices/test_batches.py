@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 import os
 
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
@@ -107,7 +109,7 @@ def test_duplicate_oversized_retired_and_foreign_press(world, press, settings):
     with pytest.raises(services.BatchRejected) as large:
         _ingest(world, press, npy_upload(signal(4000, seed=2)))
     assert large.value.detail["code"] == "too_large"
-    settings.SENSOR_UPLOAD_MAX_BYTES = 200 * 1024 * 1024
+    settings.SENSOR_UPLOAD_MAX_BYTES = 200_000_000
     from django.core.exceptions import PermissionDenied
 
     with pytest.raises(PermissionDenied):
@@ -118,6 +120,14 @@ def test_duplicate_oversized_retired_and_foreign_press(world, press, settings):
         _ingest(world, press, npy_upload(signal(4000, seed=4)))
     assert retired.value.detail["code"] == "press_retired"
     assert SensorBatch.objects.count() == 1 and len(_stored_files()) == 1
+    codes = list(AuditEvent.objects.filter(action="batch.reject").order_by("sequence").values_list("payload__code", flat=True))
+    assert codes == ["duplicate", "too_large", "press_retired"]
+
+
+def test_the_default_size_limit_is_200_megabytes():
+    from portal.settings import base
+
+    assert base.SENSOR_UPLOAD_MAX_BYTES == 200_000_000 or "SENSOR_UPLOAD_MAX_BYTES" in os.environ
 
 
 def test_operating_condition_out_of_range_is_refused(world, press):
@@ -126,7 +136,17 @@ def test_operating_condition_out_of_range_is_refused(world, press):
     with pytest.raises(ValidationError) as error:
         _ingest(world, press, npy_upload(signal()), stroke_rate_spm=90)
     assert "stroke_rate_spm" in error.value.message_dict
+    with pytest.raises(ValidationError) as future:
+        _ingest(world, press, npy_upload(signal()), started_at=timezone.now() + timedelta(days=1))
+    assert "started_at" in future.value.message_dict
+    with pytest.raises(ValidationError) as no_rate:
+        _ingest(world, press, npy_upload(signal()), sampling_rate_hz=None)
+    assert "sampling_rate_hz" in no_rate.value.message_dict
     assert not SensorBatch.objects.exists() and _stored_files() == []
+    refusals = AuditEvent.objects.filter(action="batch.reject").order_by("sequence")
+    assert [sorted(event.payload["fields"]) for event in refusals] == [["stroke_rate_spm"], ["started_at"],
+                                                                        ["sampling_rate_hz"]]
+    assert {event.payload["code"] for event in refusals} == {"invalid_parameters"}
 
 
 def test_file_is_removed_when_the_row_does_not_commit(world, press, monkeypatch):
@@ -241,3 +261,39 @@ def test_orphan_command(world, press):
     assert "1 orphan file(s) found" in out.getvalue() and len(_stored_files()) == 1
     call_command("orphan_batches", "--older-than-minutes", "0", stdout=StringIO())
     assert _stored_files() == []
+
+
+def test_a_duplicate_that_races_past_the_check_is_refused_audited_and_leaves_no_file(world, press, monkeypatch):
+    upload = npy_upload(signal(4000, seed=7))
+    _ingest(world, press, upload)
+    upload.seek(0)
+    manager = type(SensorBatch.objects)
+    real_filter = manager.filter
+
+    def blind_filter(self, *args, **kwargs):  # the other request's row is not visible yet when it checks
+        result = real_filter(self, *args, **kwargs)
+        return result.none() if "content_hash" in kwargs else result
+
+    monkeypatch.setattr(manager, "filter", blind_filter)
+    with pytest.raises(services.BatchRejected) as raced:
+        _ingest(world, press, upload)
+    assert raced.value.detail["code"] == "duplicate"
+    assert SensorBatch.objects.count() == 1 and len(_stored_files()) == 1
+    assert AuditEvent.objects.filter(action="batch.reject", payload__code="duplicate").count() == 1
+
+
+def test_an_s3_compatible_store_is_configured_from_the_environment_and_never_overwrites():
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    env = dict(os.environ, DEFAULT_FILE_STORAGE="storages.backends.s3.S3Storage", STORAGE_BUCKET="presstrust-batches",
+               STORAGE_ENDPOINT_URL="https://s3.example.test")
+    out = subprocess.run([sys.executable, "-c", "import json, portal.settings.base as b; print(json.dumps(b.STORAGES['default']))"],
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    default = json.loads(out.stdout.strip().splitlines()[-1])
+    assert default["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert default["OPTIONS"]["bucket_name"] == "presstrust-batches" and default["OPTIONS"]["file_overwrite"] is False

@@ -1,6 +1,7 @@
 """In the browser: register a press, upload a file by drag-and-drop form, see progress and the result."""
 from __future__ import annotations
 
+import base64
 import io
 import re
 
@@ -37,15 +38,31 @@ def test_manager_registers_a_press_and_uploads_a_batch(page, tmp_path):
     page.set_input_files("input[name=file]", str(bad))
     page.fill("input[name=sampling_rate_hz]", "20000")
     page.fill("input[name=started_at]", "2026-11-01T08:00")
+    page.evaluate("""() => {
+        window.__phases = [];
+        const phase = document.getElementById('upload-phase');
+        new MutationObserver(() => window.__phases.push(phase.textContent))
+            .observe(phase, {childList: true, characterData: true, subtree: true});
+    }""")
     page.click("#upload-button")
     page.wait_for_selector("#upload-error:not([hidden])")
+    # The page showed the upload phase, then the validation phase, before the result.
+    assert page.evaluate("window.__phases")[:2] == ["Uploading…", "Validating the whole batch…"]
     assert "constant" in page.locator("#upload-error").inner_text().lower() or "dead" in page.locator("#upload-error").inner_text().lower()
     screenshot(page, "upload-rejected")
     assert not SensorBatch.objects.exists()
 
     good = tmp_path / "good.npy"
     np.save(good, np.random.default_rng(0).normal(size=(20000, 1)))
-    page.set_input_files("input[name=file]", str(good))
+    # Dropped onto the drop zone, as a user drags a file from their desktop.
+    encoded = base64.b64encode(good.read_bytes()).decode()
+    page.evaluate("""([name, encoded]) => {
+        const bytes = Uint8Array.from(atob(encoded), c => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], name, {type: 'application/octet-stream'}));
+        document.getElementById('dropzone').dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true}));
+    }""", ["good.npy", encoded])
+    assert page.evaluate("document.querySelector('input[name=file]').files[0].name") == "good.npy"
     page.click("#upload-button")
     page.wait_for_url(re.compile(r".*/presses/batches/\d+/$"))
     assert "Accepted" in page.content()
