@@ -129,7 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--windows", type=int, default=16, help="distinct 2**16-sample windows per pass")
     parser.add_argument("--repeats", type=int, default=15, help="passes; best and median are reported")
-    parser.add_argument("--batches", type=int, default=100, help="1-second batches for the year extrapolation")
+    parser.add_argument("--batches", type=int, default=100, help="1-second batches for the year figure (8760 = a full year, timed)")
     parser.add_argument("--write", type=Path, default=None, help="also write the results as Markdown here")
     args = parser.parse_args()
 
@@ -173,22 +173,26 @@ def main() -> None:
         {"scipy rfft float32": lambda w: scipy.fft.rfft(w)}, windows32, args.repeats, "scipy rfft float32"
     )["scipy rfft float32"]
 
-    # year extrapolation on 1-second batches
-    batches = [
-        simulate_bearing_signal(RATE_HZ, BATCH_SAMPLES / RATE_HZ, fault="outer" if i % 2 else None, shaft_hz=SHAFT_HZ, snr_db=-8.0, seed=5000 + i)
-        for i in range(args.batches)
-    ]
+    # a year of 1-second batches: each simulated just before it is analysed (only the analysis is timed),
+    # so a full year (--batches 8760) needs one batch in memory, not 8,760
+    def one_batch(i):
+        return simulate_bearing_signal(RATE_HZ, BATCH_SAMPLES / RATE_HZ, fault="outer" if i % 2 else None,
+                                       shaft_hz=SHAFT_HZ, snr_db=-8.0, seed=5000 + i)
+
     batch_healthy = np.vstack(
-        [windowed_indicators(b, RATE_HZ, window_size=8192, alpha_min_hz=1.0, alpha_max_hz=500.0, shaft_hz=SHAFT_HZ) for b in batches[:10:2]]
+        [windowed_indicators(one_batch(i), RATE_HZ, window_size=8192, alpha_min_hz=1.0, alpha_max_hz=500.0,
+                             shaft_hz=SHAFT_HZ) for i in range(0, 10, 2)]
     )
     batch_baseline = fit_healthy_baseline(batch_healthy, window_size=8192, sampling_rate_hz=RATE_HZ, alpha_min_hz=1.0, alpha_max_hz=500.0)
-    analyze_signal(batches[0], RATE_HZ, shaft_hz=SHAFT_HZ, bearing="simulated", baseline=batch_baseline)
-    batch_cpu_start = time.process_time()
-    batch_start = time.perf_counter()
-    for batch in batches:
+    analyze_signal(one_batch(0), RATE_HZ, shaft_hz=SHAFT_HZ, bearing="simulated", baseline=batch_baseline)
+    batch_wall_total = batch_cpu_total = 0.0
+    for i in range(args.batches):
+        batch = one_batch(i)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         analyze_signal(batch, RATE_HZ, shaft_hz=SHAFT_HZ, bearing="simulated", baseline=batch_baseline, kurtogram_level=6)
-    batch_wall = (time.perf_counter() - batch_start) / len(batches)
-    batch_cpu = (time.process_time() - batch_cpu_start) / len(batches)
+        batch_wall_total += time.perf_counter() - wall0
+        batch_cpu_total += time.process_time() - cpu0
+    batch_wall, batch_cpu = batch_wall_total / args.batches, batch_cpu_total / args.batches
     year_wall_s = batch_wall * BATCHES_PER_YEAR
 
     load_after = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
@@ -232,9 +236,13 @@ def main() -> None:
         "",
         f"{args.batches} one-second batches (20,000 samples at 20 kHz), `analyze_signal` with a saved baseline and "
         f"a level-6 kurtogram: {batch_wall * 1e3:.2f} ms wall / {batch_cpu * 1e3:.2f} ms CPU per batch. "
-        f"Extrapolated (measured sample x 8,760): {year_wall_s:.0f} s = {year_wall_s / 60:.1f} min wall "
-        f"for a year of hourly batches; target < 10 min: {'met' if year_wall_s < 600 else 'NOT met'}. "
-        "This is an extrapolation from the measured sample, not a timed full year.",
+        (f"Timed over the full year: {batch_wall_total:.0f} s = {batch_wall_total / 60:.1f} min wall "
+         f"({batch_cpu_total:.0f} s CPU) of analysis for 8,760 hourly batches (signal simulation not timed); "
+         f"target < 10 min: {'met' if batch_wall_total < 600 else 'NOT met'}."
+         if args.batches >= BATCHES_PER_YEAR else
+         f"Extrapolated (measured sample x 8,760): {year_wall_s:.0f} s = {year_wall_s / 60:.1f} min wall "
+         f"for a year of hourly batches; target < 10 min: {'met' if year_wall_s < 600 else 'NOT met'}. "
+         "This is an extrapolation from the measured sample; `--batches 8760` times the full year."),
     ]
     report = "\n".join(lines) + "\n"
     print(report)

@@ -24,7 +24,7 @@ class ChannelSetup:
 
     ``shaft_hz`` the shaft frequency of the monitored component (Hz); ``bearing`` / ``gear_teeth`` its
     geometry (None when unknown); ``stroke_rate_spm`` the press's stroke rate (strokes per minute);
-    ``iso_channel`` ``velocity_mm_s`` for a velocity channel in mm/s (ISO 10816-3 zone), else None.
+    ``iso_channel`` ``velocity_mm_s`` / ``velocity_m_s`` / ``velocity_in_s`` for a velocity channel (ISO 10816-3 zone), else None.
     """
 
     sampling_rate_hz: float

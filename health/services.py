@@ -122,11 +122,15 @@ def channel_setup(*, batch: SensorBatch, channel: Channel | None, component: Com
                                       name=component.name)
         elif component.kind == Component.Kind.GEAR and component.gear_teeth:
             gear_teeth = int(component.gear_teeth)
-    iso_channel = ("velocity_mm_s" if channel is not None and channel.kind == Channel.Kind.VELOCITY
-                   and channel.unit == "mm/s" else None)
+    iso_channel = (ISO_VELOCITY_UNITS.get(channel.unit) if channel is not None and channel.kind == Channel.Kind.VELOCITY
+                   else None)
     return ChannelSetup(sampling_rate_hz=float(batch.sampling_rate_hz), shaft_hz=shaft_hz, bearing=bearing,
                         gear_teeth=gear_teeth, stroke_rate_spm=batch.stroke_rate_spm, iso_channel=iso_channel,
                         kurtogram_level=conf.kurtogram_level(), thresholds=thresholds)
+
+
+#: Velocity channels get an ISO 10816-3 zone whatever their unit: the core scales them to mm/s.
+ISO_VELOCITY_UNITS = {"mm/s": "velocity_mm_s", "m/s": "velocity_m_s", "in/s": "velocity_in_s"}
 
 
 def _condition(batch: SensorBatch) -> Condition:

@@ -66,7 +66,9 @@ FAULT_EVIDENCE_STRENGTH = 15.0
 FAULT_ALARM_STRENGTH = 45.0
 SES_CHART_POINTS = 2048
 BASELINE_OVERLAP = 0.5
-ISO_CHANNEL_KINDS = ("velocity_mm_s", "acceleration_m_s2", "acceleration_g")
+#: Signal kinds the ISO 10816-3 zone is computed from; velocities are scaled to mm/s first.
+VELOCITY_TO_MM_S = {"velocity_mm_s": 1.0, "velocity_m_s": 1000.0, "velocity_in_s": 25.4}
+ISO_CHANNEL_KINDS = (*VELOCITY_TO_MM_S, "acceleration_m_s2", "acceleration_g")
 STANDARD_GRAVITY_M_S2 = 9.80665
 
 
@@ -292,7 +294,7 @@ def analyze_signal(
       500 Hz, or 3.5x the highest fault frequency if larger, and at most fs/4);
       ``tolerance`` relative slip tolerance of the fault matching and ``n_harmonics``;
       ``thresholds`` (Warning/Alarm/Danger z levels); ``index_weights`` per indicator;
-      ``iso_channel`` ``velocity_mm_s``, ``acceleration_m_s2`` or ``acceleration_g`` to report the
+      ``iso_channel`` ``velocity_mm_s`` (or ``velocity_m_s``, ``velocity_in_s``), ``acceleration_m_s2`` or ``acceleration_g`` to report the
       ISO 10816-3 zone with ``iso_group`` / ``iso_foundation``.
     Output: :class:`AnalysisResult` (``.to_dict()`` for JSON).
     Raises :class:`SignalError` (a ValueError) for a bad signal or sampling rate, ValueError for
@@ -459,8 +461,8 @@ def analyze_signal(
     # 7. ISO 10816-3 zone for velocity channels.
     iso_zone = None
     if iso_channel is not None:
-        if iso_channel == "velocity_mm_s":
-            velocity_rms = velocity_rms_mm_s(x, sampling_rate_hz)
+        if iso_channel in VELOCITY_TO_MM_S:
+            velocity_rms = velocity_rms_mm_s(x * VELOCITY_TO_MM_S[iso_channel], sampling_rate_hz)
         else:
             scale = STANDARD_GRAVITY_M_S2 if iso_channel == "acceleration_g" else 1.0
             velocity_rms = acceleration_to_velocity_rms_mm_s(x * scale, sampling_rate_hz)

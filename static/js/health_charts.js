@@ -212,21 +212,34 @@
                   ses_negentropy: ["cyclic_negentropy", t("Negentropy of the SES")]};
 
   function kurtogramChart(element, data, caption) {
-    var measure = MEASURES[data.selection_method] || MEASURES.ses_negentropy;
-    var z = (data.matrices || {})[measure[0]];
-    if (!z || !z.length) { empty(element, t("No kurtogram for this analysis.")); return; }
+    // One heat map per measure stored with the run (kurtogram, infogram of the squared envelope, infogram of
+    // the SES); the one the band was chosen by is shown first, buttons switch between them.
+    var chosen = MEASURES[data.selection_method] ? data.selection_method : "ses_negentropy";
+    var keys = [chosen].concat(Object.keys(MEASURES).filter(function (key) { return key !== chosen; }))
+      .filter(function (key) { var z = (data.matrices || {})[MEASURES[key][0]]; return z && z.length; });
+    if (!keys.length) { empty(element, t("No kurtogram for this analysis.")); return; }
     var rows = data.levels.map(function (level, index) { return index; });
     var bandRow = 0, distance = Infinity;
     data.levels.forEach(function (level, index) {
       if (Math.abs(level - data.band.level) < distance) { distance = Math.abs(level - data.band.level); bandRow = index; }
     });
-    Plotly.newPlot(element, [{
-      z: z, x: data.frequency_hz, y: rows, type: "heatmap", colorscale: "Viridis",
-      colorbar: {title: {text: measure[1], side: "right"}, thickness: 14},
-      hovertemplate: "%{x:.0f} Hz<br>" + t("level") + " %{customdata}<br>%{z:.3f}<extra></extra>",
-      customdata: z.map(function (row, index) { return row.map(function () { return data.levels[index]; }); })
-    }], layout({
-      margin: {l: 70, r: 20, t: 20, b: 60},
+    var traces = keys.map(function (key, position) {
+      var z = data.matrices[MEASURES[key][0]];
+      return {
+        z: z, x: data.frequency_hz, y: rows, type: "heatmap", colorscale: "Viridis", visible: position === 0,
+        name: MEASURES[key][1], colorbar: {title: {text: MEASURES[key][1], side: "right"}, thickness: 14},
+        hovertemplate: "%{x:.0f} Hz<br>" + t("level") + " %{customdata}<br>%{z:.3f}<extra></extra>",
+        customdata: z.map(function (row, index) { return row.map(function () { return data.levels[index]; }); })
+      };
+    });
+    var buttons = keys.map(function (key, position) {
+      return {method: "restyle", label: MEASURES[key][1] + (key === chosen ? " ✓" : ""),
+              args: ["visible", keys.map(function (other, index) { return index === position; })]};
+    });
+    Plotly.newPlot(element, traces, layout({
+      margin: {l: 70, r: 20, t: keys.length > 1 ? 50 : 20, b: 60},
+      updatemenus: keys.length > 1 ? [{type: "buttons", direction: "right", x: 0, xanchor: "left", y: 1.18,
+                                       yanchor: "top", showactive: true, buttons: buttons}] : [],
       shapes: [{type: "rect", x0: data.band.low_hz, x1: data.band.high_hz, y0: bandRow - 0.5, y1: bandRow + 0.5,
                 line: {color: "#ffffff", width: 2.5}}],
       xaxis: {title: axisTitle(t("Frequency (Hz)"))},
@@ -234,8 +247,8 @@
               autorange: "reversed"}
     }), CONFIG);
     if (caption) {
-      caption.textContent = fmt(t("%(measure)s per band; the white box is the band chosen (%(low)s–%(high)s Hz)."),
-        {measure: measure[1], low: Math.round(data.band.low_hz), high: Math.round(data.band.high_hz)}, true);
+      caption.textContent = fmt(t("%(measure)s per band (✓: the measure the band was chosen by; the buttons switch measure); the white box is the band chosen (%(low)s–%(high)s Hz)."),
+        {measure: MEASURES[chosen][1], low: Math.round(data.band.low_hz), high: Math.round(data.band.high_hz)}, true);
     }
   }
 

@@ -76,6 +76,12 @@ def test_a_faulty_upload_ends_in_an_alarm_on_the_fleet_page(page, celery_worker_
     page.click(f"a[href='/health/runs/{run.pk}/']")
     page.wait_for_selector("#chart-ses .main-svg")
     page.wait_for_selector("#chart-kurtogram .main-svg")
+    # The heat map switches between the kurtogram and the two infograms.
+    visible = "document.getElementById('chart-kurtogram').data.map(trace => trace.visible)"
+    assert page.evaluate(visible).count(True) == 1 and len(page.evaluate(visible)) == 3
+    page.click("#chart-kurtogram .updatemenu-button >> nth=1")
+    page.wait_for_function(f"{visible}[1] === true")
+    assert page.evaluate(visible) == [False, True, False]
     screenshot(page, "health-run")
 
     page.goto(f"/health/alarms/{alarm.pk}/")

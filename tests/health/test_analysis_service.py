@@ -232,3 +232,27 @@ def test_finished_runs_tell_lending_and_federation(world, press, monkeypatch):
     assert runs[-1].level >= 2 and all(run.level == 0 for run in runs[:3])
     assert reviews == [(press.pk, "health_alarm")]
     assert scored == [runs[-1].pk]
+
+
+@pytest.mark.parametrize("unit, rms, zone", [("mm/s", 0.5, "A"), ("in/s", 0.5, "D"), ("m/s", 0.002, "B")])
+def test_velocity_channels_get_their_iso_10816_zone_in_any_unit(world, unit, rms, zone, login_as):
+    from django.urls import reverse
+
+    from devices import services as device_services
+
+    press = device_services.press_register(
+        actor=world.ent_a_manager, organization=world.ent_a, name=f"Velocity press {unit}", site="Plant 1",
+        make="Schuler", model="MSD 400", rated_tonnage_t="400", stroke_rate_min_spm="20", stroke_rate_max_spm="40",
+        commissioned_on=dt.date(2015, 3, 1), components=[],
+        channels=[{"name": "vel", "kind": "velocity", "unit": unit, "location": "frame"}])
+    t = np.arange(int(20000)) / 20000.0
+    noise = np.random.default_rng(1).normal(scale=rms * 0.01, size=t.size)
+    samples = rms * np.sqrt(2) * np.sin(2 * np.pi * 80.0 * t) + noise  # 80 Hz, inside ISO's 10-1000 Hz band
+    batch = ingest(world, press, samples)
+    services.batch_analyze(batch_id=batch.pk)
+    run = HealthRun.objects.get(batch=batch)
+    assert run.status == "done", run.error
+    assert run.iso_zone["zone"] == zone
+    assert run.iso_zone["velocity_rms_mm_s"] == pytest.approx(rms * {"mm/s": 1, "in/s": 25.4, "m/s": 1000}[unit], rel=0.05)
+    page = login_as(world.ent_a_manager).get(reverse("health:run_detail", args=[run.pk]))
+    assert page.status_code == 200 and b'id="iso-zone"' in page.content and b"mm/s RMS" in page.content
