@@ -236,7 +236,7 @@ def main() -> None:
         "",
         f"{args.batches} one-second batches (20,000 samples at 20 kHz), `analyze_signal` with a saved baseline and "
         f"a level-6 kurtogram: {batch_wall * 1e3:.2f} ms wall / {batch_cpu * 1e3:.2f} ms CPU per batch. "
-        (f"Timed over the full year: {batch_wall_total:.0f} s = {batch_wall_total / 60:.1f} min wall "
+        + (f"Timed over the full year: {batch_wall_total:.0f} s = {batch_wall_total / 60:.1f} min wall "
          f"({batch_cpu_total:.0f} s CPU) of analysis for 8,760 hourly batches (signal simulation not timed); "
          f"target < 10 min: {'met' if batch_wall_total < 600 else 'NOT met'}."
          if args.batches >= BATCHES_PER_YEAR else
