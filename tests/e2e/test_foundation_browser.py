@@ -98,3 +98,33 @@ def test_user_switches_language_on_any_page(page):
         page.select_option("#language-select", "en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("h1")).to_have_text("Your profile")
+
+
+def test_a_new_auditor_enrols_a_second_factor_by_qr_code_and_reads_the_api_docs(page):
+    import base64
+
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    world = build_world()
+    TOTPDevice.objects.filter(user=world.firm_auditor).delete()  # a freshly invited auditor has none yet
+    page.goto("/accounts/login/")
+    screenshot(page, "login")
+    page.fill("input[name=username]", "firm_auditor")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/accounts/login/enrol/.*"))
+    assert page.locator(".qr svg").count() == 1
+    screenshot(page, "totp-enrol")
+    secret = page.locator("#totp-secret").inner_text()
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    page.fill("input[name=token]", f"{TOTP(key).token():06d}")
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
+    assert "Two-factor sign-in is set up." in page.content()
+    assert TOTPDevice.objects.get(user=world.firm_auditor).confirmed
+
+    page.goto("/api/docs/")
+    page.wait_for_selector(".swagger-ui .info")
+    assert "PressTrust" in page.locator(".swagger-ui .info").inner_text()
+    screenshot(page, "api-docs")
