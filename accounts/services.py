@@ -254,7 +254,7 @@ def user_set_role(*, actor: User, user: User, role: str) -> User:
         raise ValidationError(_("You cannot change your own role."))
     if role not in ROLES_BY_KIND[user.organization.kind]:
         raise ValidationError({"role": _("This role does not fit the organisation's kind.")})
-    target = User.objects.select_for_update().select_related("organization").get(pk=user.pk)
+    target = User.objects.select_for_update(of=("self",)).select_related("organization").get(pk=user.pk)
     if target.role == role:
         raise ValidationError({"role": _("The user already has this role.")})
     before = _user_state(target)
