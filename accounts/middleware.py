@@ -8,8 +8,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-# Paths a user who still owes the second factor may reach.
-_OPEN_PREFIXES = ("/static/", "/i18n/", "/healthz", "/favicon.ico")
+# Paths a user who still owes the second factor may reach (the sign-in pages load the script catalog and the
+# icon; neither holds any data).
+_OPEN_PREFIXES = ("/static/", "/i18n/", "/jsi18n/", "/healthz", "/favicon.ico")
 
 
 class AccountStatusMiddleware:

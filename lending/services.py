@@ -1379,6 +1379,7 @@ def proposal_preview(proposal: AdjustmentProposal) -> dict:
 
 
 def _snapshot(proposal: AdjustmentProposal, facility: Facility, assessment: RiskAssessment, inputs: dict) -> dict:
+    previous = previous_assessment(assessment)
     return jsonable({
         "inputs": inputs,
         "inputs_hash": inputs_hash(inputs),
@@ -1393,7 +1394,9 @@ def _snapshot(proposal: AdjustmentProposal, facility: Facility, assessment: Risk
             "terms_binding": assessment.terms_analysis.get("binding_constraints", []),
             "pricing": assessment.pricing, "covenants": assessment.covenants,
         },
-        "pd_moves": pd_moves(previous_assessment(assessment), assessment),
+        "pd_moves": pd_moves(previous, assessment),
+        # The assessment the moves are measured against (None: the facility's first assessment).
+        "pd_moves_against": previous.pk if previous is not None else None,
         "terms": {"old": {"rate": proposal.old_rate, "limit": proposal.old_limit, "tenor_months": proposal.old_tenor_months},
                   "new": {"rate": proposal.new_rate, "limit": proposal.new_limit, "tenor_months": proposal.new_tenor_months},
                   "effective_date": proposal.effective_date},

@@ -19,6 +19,8 @@ api_v1 = [
 urlpatterns = [
     path("", views.home_view, name="home"),
     path("healthz", views.healthz_view, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page says.
+    path("favicon.ico", views.favicon_view),
     path("accounts/", include("accounts.urls")),
     path("audit/", include("audit.urls")),
     path("presses/", include("devices.urls")),

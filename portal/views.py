@@ -4,7 +4,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
 from .services import system_health
@@ -22,6 +23,11 @@ def apply_form_errors(form, exc: ValidationError) -> None:
 @login_required
 def home_view(request):
     return render(request, "portal/home.html", {})
+
+
+def favicon_view(request):
+    """Browsers ask for /favicon.ico whatever the page links; send them to the static icon."""
+    return redirect(static("img/favicon.svg"), permanent=True)
 
 
 @never_cache

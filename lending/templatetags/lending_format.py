@@ -36,11 +36,22 @@ def pct(value, digits=2):
 
 @register.filter
 def signed_pct(value, digits=2):
+    """A change of a percentage in percentage points: 0.015 → "+1.50 pp"."""
     number = _number(value)
     if number is None:
         return "—"
     sign = "+" if number > 0 else ""
     return f"{sign}{number_format(Decimal(str(number)) * 100, int(digits))} pp"
+
+
+@register.filter
+def signed_rel_pct(value, digits=1):
+    """A relative change of an amount: -0.125 → "-12.5 %" (not points: the amount itself moved)."""
+    number = _number(value)
+    if number is None:
+        return "—"
+    sign = "+" if number > 0 else ""
+    return f"{sign}{number_format(Decimal(str(number)) * 100, int(digits))} %"
 
 
 @register.filter

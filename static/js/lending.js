@@ -20,6 +20,20 @@
   var layoutBase = { margin: { l: 55, r: 15, t: 40, b: 40 }, height: 320, legend: { orientation: "h" } };
   var config = { displaylogo: false, responsive: true };
 
+  // A date axis that never zooms into milliseconds: assessments made minutes apart (or a single one)
+  // still get a readable span of days.
+  function dateAxis(at, title) {
+    var times = at.map(function (value) { return new Date(value).getTime(); });
+    var low = Math.min.apply(null, times), high = Math.max.apply(null, times);
+    var day = 24 * 3600 * 1000;
+    var axis = { title: { text: title }, type: "date" };
+    if (high - low < 2 * day) {
+      axis.range = [new Date(low - day).toISOString(), new Date(high + day).toISOString()];
+      axis.tickformat = "%Y-%m-%d";
+    }
+    return axis;
+  }
+
   function pdChart() {
     var target = document.getElementById("pd-chart");
     var history = data("pd-history");
@@ -29,13 +43,13 @@
     var traces = [
       { x: at, y: history.map(function (p) { return 100 * p.pd; }), name: t("PD (12 months)"), mode: "lines+markers" },
       { x: at, y: history.map(function (p) { return 100 * p.pd_financial; }), name: t("Financial PD"),
-        mode: "lines", line: { dash: "dot" } },
-      { x: at, y: history.map(function (p) { return 100 * p.lgd; }), name: "LGD", yaxis: "y2", mode: "lines",
+        mode: "lines+markers", line: { dash: "dot" } },
+      { x: at, y: history.map(function (p) { return 100 * p.lgd; }), name: "LGD", yaxis: "y2", mode: "lines+markers",
         line: { dash: "dash" } }
     ];
     var layout = Object.assign({}, layoutBase, {
       title: { text: t("PD and LGD at each assessment"), font: { size: 14 } },
-      xaxis: { title: { text: t("Assessment date") } },
+      xaxis: dateAxis(at, t("Assessment date")),
       yaxis: { title: { text: "PD (%)" }, rangemode: "tozero" },
       yaxis2: { title: { text: "LGD (%)" }, overlaying: "y", side: "right", rangemode: "tozero" }
     });

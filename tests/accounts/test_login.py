@@ -40,6 +40,10 @@ def test_loan_officer_needs_totp_and_each_code_works_once(client, world):
     # Until the second factor is passed, every page sends the officer back to it.
     assert client.get(reverse("home")).url == reverse("accounts:otp_verify")
     assert client.get("/api/v1/users/me/").status_code == 403
+    # ...but the sign-in pages' own script catalog and icon still load.
+    catalog = client.get(reverse("javascript-catalog"))
+    assert catalog.status_code == 200 and catalog["Content-Type"].startswith("text/javascript")
+    assert client.get("/favicon.ico").status_code in (200, 301, 302) and client.get("/favicon.ico").url.startswith("/static/")
     bad = client.post(reverse("accounts:otp_verify"), {"token": "000000"})
     assert bad.status_code == 401
     code = totp_now(world.lender_a_officer)

@@ -261,6 +261,25 @@ def test_the_page_refuses_the_maker_and_lets_a_second_officer_approve(credit, cl
     assert response.status_code == 302 and reload(proposal).status == "applied"
 
 
+def test_the_page_says_when_there_is_no_earlier_assessment_to_compare_with(credit, client):
+    from tests.factories import verified_login
+
+    w = credit
+    first = services.adjustment_submit(actor=w.lender_a_officer, proposal=draft(
+        w, w.facility, limit=(w.facility.limit * Decimal("1.1")).quantize(Decimal("1"))))
+    assert first.snapshot["pd_moves_against"] is None and first.snapshot["pd_moves"] == []
+    verified_login(client, w.lender_a_officer2)
+    page = client.get(reverse("lending:proposal_detail", args=[first.pk])).content.decode()
+    assert "first assessment" in page and "No input moved" not in page
+    assert "<td>+10.0 %</td>" in page  # the limit moved by a tenth of itself, not by percentage points
+    services.adjustment_approve(actor=w.lender_a_officer2, proposal=first)
+    # The next proposal is measured against the assessment the applied terms rest on.
+    second = services.adjustment_submit(actor=w.lender_a_officer, proposal=draft(w, reload(w.facility)))
+    assert second.snapshot["pd_moves_against"] == first.assessment_id
+    page = client.get(reverse("lending:proposal_detail", args=[second.pk])).content.decode()
+    assert "first assessment" not in page and "No input moved since the terms were last set." in page
+
+
 def test_the_api_refuses_the_maker_and_lets_a_second_officer_approve(credit):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
