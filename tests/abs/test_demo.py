@@ -27,6 +27,20 @@ def test_the_demo_has_a_tranched_pool_with_a_finished_run_and_is_idempotent():
     assert any("ABS" in note and "finished simulation" in note for note in context.notes)
 
 
+def test_the_demo_run_page_counts_its_single_obligor_in_the_singular(client):
+    from django.urls import reverse
+
+    from tests.factories import verified_login
+
+    context = seed_all()
+    abs_demo.seed(context)
+    run = SimulationRun.objects.get()
+    assert run.results["obligors"] == 1  # both demo facilities are Huadong's
+    verified_login(client, context.users["bank1_officer1"])
+    page = client.get(reverse("abs:run_detail", args=[run.pk])).content.decode()
+    assert "months, 1 obligor;" in page and "1 obligors" not in page
+
+
 def test_without_bank1_facilities_the_demo_only_leaves_a_note():
     from accounts import demo as accounts_demo
 

@@ -77,3 +77,13 @@ def test_every_marked_string_is_in_the_catalogue():
     js_missing = {text: where for text, where in _literals(JS_CALL, {".js"}, ["static/js"]).items()
                   if text not in js_ids}
     assert not js_missing, js_missing
+
+
+def test_amounts_are_grouped_by_thousands_in_both_languages():
+    from django.utils import translation
+
+    from lending.templatetags.lending_format import money
+
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            assert money("9000000.00") == "9,000,000", language
