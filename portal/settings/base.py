@@ -252,6 +252,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The filesystem transport has no host; kombu warns "No hostname was supplied" on every connection,
+    # which would fill the embedded portal's console with noise.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 # Lockouts are per account (the issue asks to lock the account); an IP-wide lock would lock out every
 # user of a plant behind one NAT address, so axes' advice to add ip_address is deliberately declined.
