@@ -34,24 +34,24 @@ def pct(value, digits=2):
     return f"{number_format(Decimal(str(number)) * 100, int(digits))} %"
 
 
-@register.filter
-def signed_pct(value, digits=2):
-    """A change of a percentage in percentage points: 0.015 → "+1.50 pp"."""
+def _signed_hundredths(value, digits, unit: str) -> str:
     number = _number(value)
     if number is None:
         return "—"
     sign = "+" if number > 0 else ""
-    return f"{sign}{number_format(Decimal(str(number)) * 100, int(digits))} pp"
+    return f"{sign}{number_format(Decimal(str(number)) * 100, int(digits))} {unit}"
+
+
+@register.filter
+def signed_pct(value, digits=2):
+    """A change of a percentage in percentage points: 0.015 → "+1.50 pp"."""
+    return _signed_hundredths(value, digits, "pp")
 
 
 @register.filter
 def signed_rel_pct(value, digits=1):
     """A relative change of an amount: -0.125 → "-12.5 %" (not points: the amount itself moved)."""
-    number = _number(value)
-    if number is None:
-        return "—"
-    sign = "+" if number > 0 else ""
-    return f"{sign}{number_format(Decimal(str(number)) * 100, int(digits))} %"
+    return _signed_hundredths(value, digits, "%")
 
 
 @register.filter
