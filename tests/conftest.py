@@ -31,9 +31,14 @@ def require_service(what: str, ok: bool, reason: str) -> None:
 
 
 def shared_data_path(*parts: str) -> Path:
+    """A file or folder of the real data sets in ../shared/data. CI clones ../shared beside the repository,
+    so there its absence fails the test; elsewhere the test is skipped, saying so."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent: the real data sets live in ../shared/data beside the repository")
+        message = f"{path} is absent: the real data sets live in ../shared/data beside the repository"
+        if IN_CI:
+            pytest.fail(message + " (CI must provide it)", pytrace=False)
+        pytest.skip(message)
     return path
 
 

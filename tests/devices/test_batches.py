@@ -170,6 +170,24 @@ def test_orphan_sweep_removes_files_without_rows(world, press):
     assert _stored_files() == [batch.storage_path]
 
 
+def test_orphan_sweep_keeps_fresh_files_and_treats_undated_ones_as_old(world, press, monkeypatch):
+    """A file younger than the cut-off may belong to an upload still committing; a storage backend that
+    cannot date its files (Django's Storage raises NotImplementedError) has its orphans swept anyway."""
+    from datetime import timedelta
+
+    from django.core.files.storage import default_storage
+
+    storage.write_batch_file(storage.batch_path(org_slug="ent-a", press_id=press.pk, content_hash="e" * 64), b"junk")
+    assert services.orphan_files_sweep(dry_run=True, older_than=timedelta(hours=1)) == []
+
+    def undated(path):
+        raise NotImplementedError("this storage does not keep modified times")
+
+    monkeypatch.setattr(default_storage, "get_modified_time", undated)
+    found = services.orphan_files_sweep(older_than=timedelta(hours=1))
+    assert len(found) == 1 and found[0].endswith("e" * 64 + ".npz") and _stored_files() == []
+
+
 def test_cwru_file_maps_channels_and_rpm_automatically(world):
     path = shared_data_path("cwru", "12k_Drive_End_OR007@6_1_131.mat")
     import datetime as dt

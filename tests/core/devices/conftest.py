@@ -6,15 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# ../shared/data next to the repository root (see /work/shared/data/README.md).
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-CWRU = SHARED_DATA / "cwru"
+from tests.conftest import shared_data_path
 
 
 def cwru_file(name: str) -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder {SHARED_DATA} is absent")
-    return CWRU / name
+    """A CWRU file of ../shared/data (see tests.conftest.shared_data_path for when it is absent)."""
+    return shared_data_path("cwru", name)
 
 
 def vibration(n_samples: int = 4096, n_channels: int = 2, seed: int = 0, dtype=np.float64) -> np.ndarray:

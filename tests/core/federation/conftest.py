@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import shared_data_path
 from federation.core.datasets import (
     cwru_feature_set,
     iid_split,
@@ -15,8 +15,6 @@ from federation.core.datasets import (
     stratified_split,
 )
 
-# The shared data folder is the repository's sibling ``../shared/data``.
-CWRU_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "cwru"
 
 
 @dataclass(frozen=True)
@@ -28,9 +26,7 @@ class FederatedSplit:
 
 @pytest.fixture(scope="session")
 def cwru_standardised():
-    if not CWRU_DIR.is_dir():
-        pytest.skip(f"CWRU data folder {CWRU_DIR} is absent on this machine")
-    data = cwru_feature_set(CWRU_DIR)
+    data = cwru_feature_set(shared_data_path("cwru"))
     train, test = stratified_split(data.labels, test_fraction=0.25, seed=0)
     train_x, test_x = standardise(data.features[train], data.features[test])
     return train_x, data.labels[train], test_x, data.labels[test]

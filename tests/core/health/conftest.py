@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import SHARED_DATA, shared_data_path
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
-CWRU_DIR = SHARED_DATA_DIR / "cwru"
+CWRU_DIR = SHARED_DATA / "cwru"
 EXCERPT_DIR = REPO_ROOT / "tests" / "data" / "cwru_excerpt"
 CWRU_RATE_HZ = 12000.0
 
@@ -36,7 +37,6 @@ def load_cwru(file_name: str) -> tuple[np.ndarray, float, float]:
 
 @pytest.fixture(scope="session")
 def cwru():
-    """The CWRU loader; skips the test only when ../shared/data is absent on this machine."""
-    if not SHARED_DATA_DIR.is_dir():
-        pytest.skip(f"shared data folder {SHARED_DATA_DIR} is absent (sibling ../shared/data of the repo)")
+    """The CWRU loader (see tests.conftest.shared_data_path for when ../shared/data is absent)."""
+    shared_data_path("cwru")
     return load_cwru

@@ -1,10 +1,10 @@
 """The scorecard on the German credit data (Hofmann 1994, UCI Statlog, CC BY 4.0)."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import shared_data_path
 from lending.core.german_credit import (
     ATTRIBUTE_NAMES,
     CATEGORICAL_ATTRIBUTES,
@@ -23,13 +23,6 @@ from lending.core.validation import (
     stratified_split,
 )
 
-# The shared data folder is the sibling ../shared/data of the repository root.
-SHARED_DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
-GERMAN_DATA = SHARED_DATA / "credit" / "german.data"
-
-pytestmark = pytest.mark.skipif(
-    not SHARED_DATA.is_dir(), reason=f"shared data folder {SHARED_DATA} is absent"
-)
 
 MONOTONE_TRENDS = {
     "duration_months": Monotonicity.DECREASING,  # longer loans are riskier
@@ -51,8 +44,13 @@ SPLIT_SEED = 0
 
 
 @pytest.fixture(scope="module")
-def german():
-    return load_german_credit(GERMAN_DATA)
+def german_data():
+    return shared_data_path("credit", "german.data")
+
+
+@pytest.fixture(scope="module")
+def german(german_data):
+    return load_german_credit(german_data)
 
 
 def test_loader_reads_all_rows_with_readable_columns(german):
@@ -67,9 +65,9 @@ def test_loader_reads_all_rows_with_readable_columns(german):
     )
 
 
-def test_loader_names_the_bad_line(tmp_path):
+def test_loader_names_the_bad_line(tmp_path, german_data):
     broken = tmp_path / "german.data"
-    broken.write_text(GERMAN_DATA.read_text().splitlines()[0] + "\nA11 6 A34\n")
+    broken.write_text(german_data.read_text().splitlines()[0] + "\nA11 6 A34\n")
     with pytest.raises(ValueError, match=":2:"):
         load_german_credit(broken)
 
