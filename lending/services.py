@@ -1378,8 +1378,25 @@ def proposal_preview(proposal: AdjustmentProposal) -> dict:
             "new": _preview_schedule(facility, proposal.new_rate, proposal.new_tenor_months)}
 
 
-def _snapshot(proposal: AdjustmentProposal, facility: Facility, assessment: RiskAssessment, inputs: dict) -> dict:
+def _pd_moves_now(assessment: RiskAssessment) -> tuple[list[dict], int | None]:
+    """The PD moves of ``assessment`` and the id of the assessment they are measured against (None: it is
+    the facility's first assessment, so there is nothing to compare with)."""
     previous = previous_assessment(assessment)
+    return pd_moves(previous, assessment), (previous.pk if previous is not None else None)
+
+
+def proposal_pd_moves(proposal: AdjustmentProposal) -> tuple[list[dict], int | None]:
+    """What a proposal shows as "which inputs moved the PD": the submitted snapshot's moves (what the
+    checker decides on), else the moves of its assessment now; with the id they are measured against."""
+    snapshot = proposal.snapshot or {}
+    if "pd_moves_against" in snapshot:
+        return snapshot["pd_moves"], snapshot["pd_moves_against"]
+    moves, against = _pd_moves_now(proposal.assessment)
+    return (snapshot["pd_moves"] if snapshot else moves), against
+
+
+def _snapshot(proposal: AdjustmentProposal, facility: Facility, assessment: RiskAssessment, inputs: dict) -> dict:
+    moves, moves_against = _pd_moves_now(assessment)
     return jsonable({
         "inputs": inputs,
         "inputs_hash": inputs_hash(inputs),
@@ -1394,9 +1411,8 @@ def _snapshot(proposal: AdjustmentProposal, facility: Facility, assessment: Risk
             "terms_binding": assessment.terms_analysis.get("binding_constraints", []),
             "pricing": assessment.pricing, "covenants": assessment.covenants,
         },
-        "pd_moves": pd_moves(previous, assessment),
-        # The assessment the moves are measured against (None: the facility's first assessment).
-        "pd_moves_against": previous.pk if previous is not None else None,
+        "pd_moves": moves,
+        "pd_moves_against": moves_against,  # None: the facility's first assessment
         "terms": {"old": {"rate": proposal.old_rate, "limit": proposal.old_limit, "tenor_months": proposal.old_tenor_months},
                   "new": {"rate": proposal.new_rate, "limit": proposal.new_limit, "tenor_months": proposal.new_tenor_months},
                   "effective_date": proposal.effective_date},

@@ -281,14 +281,10 @@ def proposal_detail_view(request, pk: int):
         stale = services.inputs_hash(services.facility_inputs(facility)) != proposal.inputs_hash
     snapshot = proposal.snapshot or {}
     assessment = proposal.assessment
-    previous = services.previous_assessment(assessment)
-    if snapshot and "pd_moves_against" in snapshot:
-        moves_against = snapshot["pd_moves_against"]
-    else:
-        moves_against = previous.pk if previous is not None else None
+    moves, moves_against = services.proposal_pd_moves(proposal)
     return render(request, "lending/proposal_detail.html", {
         "proposal": proposal, "facility": facility, "assessment": assessment, "approvals": approvals,
-        "snapshot": snapshot, "pd_moves": snapshot.get("pd_moves") if snapshot else services.pd_moves(previous, assessment),
+        "snapshot": snapshot, "pd_moves": moves,
         "first_assessment": moves_against is None,
         "is_maker": is_maker, "stale": stale,
         "preview": snapshot.get("preview_schedule") if snapshot else services.proposal_preview(proposal),
