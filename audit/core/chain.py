@@ -35,14 +35,22 @@ __all__ = [
     "GENESIS_MAC",
     "MAC_FIELDS",
     "MAX_PAYLOAD_BYTES",
+    "UNSEALED_SEQUENCE",
     "ChainEvent",
+    "compute_content_mac",
     "compute_mac",
+    "link_event",
     "mac_message",
+    "prepare_event",
     "seal_event",
 ]
 
 #: ``prev_mac`` of the very first event of a chain.
 GENESIS_MAC = "0" * 64
+
+#: The ``sequence`` an event's content MAC is computed with (and its ``prev_mac`` is ""): no event of a
+#: chain has sequence 0, so a content MAC is never a valid chain MAC, nor the other way round.
+UNSEALED_SEQUENCE = 0
 
 ACTOR_KINDS = frozenset({"user", "worker", "system"})
 
@@ -224,10 +232,28 @@ def _reject_floats(value: Any, path: str) -> None:
             _reject_floats(item, f"{path}[{index}]")
 
 
-def seal_event(
+def _check_position(sequence: Any, prev_mac: Any) -> None:
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 1:
+        raise ValueError(f"sequence must be an int >= 1, got {sequence!r}")
+    if not (isinstance(prev_mac, str) and _HEX64.fullmatch(prev_mac)):
+        raise ValueError(f"prev_mac must be 64 lower-case hex digits, got {prev_mac!r}")
+    if sequence == 1 and prev_mac != GENESIS_MAC:
+        raise ValueError("the first event (sequence 1) must have prev_mac == GENESIS_MAC")
+
+
+def compute_content_mac(event: ChainEvent, key: bytes) -> str:
+    """HMAC-SHA256 of an event's content: every MAC field, with ``sequence`` UNSEALED_SEQUENCE and
+    ``prev_mac`` "" (an event's place in the chain is not yet known when its content is MACed).
+
+    An event written while another transaction holds the chain is stored with this MAC and linked
+    later (``link_event``); the linker checks it first, so a row that someone without the key put in
+    the table is never given a place in the chain.
+    """
+    return compute_mac(dataclasses.replace(event, sequence=UNSEALED_SEQUENCE, prev_mac="", mac=""), key)
+
+
+def prepare_event(
     *,
-    sequence: int,
-    prev_mac: str,
     keyring: Keyring,
     occurred_at: _dt.datetime,
     actor_kind: str,
@@ -240,22 +266,16 @@ def seal_event(
     after_digest: str = ABSENT_STATE_DIGEST,
     payload: Mapping[str, Any] | None = None,
 ) -> ChainEvent:
-    """Validate the fields of a new event and MAC it under the keyring's current key.
+    """Validate the fields of a new event and MAC its content under the keyring's current key.
 
-    ``sequence`` and ``prev_mac`` come from the chain head (the previous event's sequence + 1 and its
-    mac; 1 and GENESIS_MAC for the first event). ``occurred_at`` must be aware; it is stored in UTC.
-    ``payload`` is normalised to JSON-native values (Decimal, datetime, UUID become their canonical
-    strings) so that it reads back unchanged from a JSON database column; floats are refused for the
-    same reason (use Decimal or str).
-    Returns the sealed ChainEvent. Raises ValueError (or CanonicalEncodingError, a TypeError) for any
-    invalid field, so nothing malformed enters the chain.
+    Returns a ChainEvent with ``sequence`` UNSEALED_SEQUENCE, ``prev_mac`` "" and ``mac`` = its
+    content MAC (``compute_content_mac``); ``link_event`` gives it its place in the chain.
+    ``occurred_at`` must be aware; it is stored in UTC. ``payload`` is normalised to JSON-native values
+    (Decimal, datetime, UUID become their canonical strings) so that it reads back unchanged from a JSON
+    database column; floats are refused for the same reason (use Decimal or str).
+    Raises ValueError (or CanonicalEncodingError, a TypeError) for any invalid field, so nothing
+    malformed enters the chain.
     """
-    if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 1:
-        raise ValueError(f"sequence must be an int >= 1, got {sequence!r}")
-    if not (isinstance(prev_mac, str) and _HEX64.fullmatch(prev_mac)):
-        raise ValueError(f"prev_mac must be 64 lower-case hex digits, got {prev_mac!r}")
-    if sequence == 1 and prev_mac != GENESIS_MAC:
-        raise ValueError("the first event (sequence 1) must have prev_mac == GENESIS_MAC")
     if not isinstance(occurred_at, _dt.datetime) or occurred_at.utcoffset() is None:
         raise ValueError(f"occurred_at must be an aware datetime, got {occurred_at!r}")
     if actor_kind not in ACTOR_KINDS:
@@ -275,10 +295,9 @@ def seal_event(
     encoded_payload = canonical_json(dict(payload))
     if len(encoded_payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload is {len(encoded_payload)} bytes encoded; the limit is {MAX_PAYLOAD_BYTES}")
-    payload_dict = json.loads(encoded_payload)
     key_id = keyring.current_key_id
     unsealed = ChainEvent(
-        sequence=sequence,
+        sequence=UNSEALED_SEQUENCE,
         occurred_at=occurred_at.astimezone(_dt.timezone.utc),
         actor_user=actor_user,
         actor_org=actor_org,
@@ -288,9 +307,52 @@ def seal_event(
         object_id=object_id,
         before_digest=before_digest,
         after_digest=after_digest,
-        payload=payload_dict,
+        payload=json.loads(encoded_payload),
         key_id=key_id,
-        prev_mac=prev_mac,
+        prev_mac="",
         mac="",
     )
-    return dataclasses.replace(unsealed, mac=compute_mac(unsealed, keyring.get(key_id)))
+    return dataclasses.replace(unsealed, mac=compute_content_mac(unsealed, keyring.get(key_id)))
+
+
+def link_event(prepared: ChainEvent, *, sequence: int, prev_mac: str, keyring: Keyring) -> ChainEvent:
+    """Give a prepared event (``prepare_event``, or one read back from storage) its place in the chain.
+
+    ``sequence`` and ``prev_mac`` come from the chain head (the previous event's sequence + 1 and its
+    mac; 1 and GENESIS_MAC for the first event). The event keeps its ``key_id``: the chain MAC is
+    computed under the key its content was MACed with, so a key rotated in between changes nothing.
+    Returns the sealed ChainEvent. Raises ValueError for a bad position, UnknownKeyError for a key id
+    the keyring lacks.
+    """
+    _check_position(sequence, prev_mac)
+    placed = dataclasses.replace(prepared, sequence=sequence, prev_mac=prev_mac, mac="")
+    return dataclasses.replace(placed, mac=compute_mac(placed, keyring.get(prepared.key_id)))
+
+
+def seal_event(
+    *,
+    sequence: int,
+    prev_mac: str,
+    keyring: Keyring,
+    occurred_at: _dt.datetime,
+    actor_kind: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    actor_user: str | None = None,
+    actor_org: str | None = None,
+    before_digest: str = ABSENT_STATE_DIGEST,
+    after_digest: str = ABSENT_STATE_DIGEST,
+    payload: Mapping[str, Any] | None = None,
+) -> ChainEvent:
+    """``prepare_event`` then ``link_event``: a new event validated and MACed at its place in the chain.
+
+    The position is checked first, so a bad ``sequence`` or ``prev_mac`` is refused before any MAC is
+    computed. Raises what those two raise.
+    """
+    _check_position(sequence, prev_mac)
+    prepared = prepare_event(
+        keyring=keyring, occurred_at=occurred_at, actor_kind=actor_kind, action=action, object_type=object_type,
+        object_id=object_id, actor_user=actor_user, actor_org=actor_org, before_digest=before_digest,
+        after_digest=after_digest, payload=payload)
+    return link_event(prepared, sequence=sequence, prev_mac=prev_mac, keyring=keyring)

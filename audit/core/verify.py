@@ -90,6 +90,8 @@ class VerificationResult:
     message            human-readable explanation
     expected_sequence  broken: the sequence number that should have come next
     found_sequence     broken: the sequence number the offending event carries (None at end of stream)
+    unsealed           events written but not yet given their place in the chain, whose content MAC
+                       verified (set by the stored-chain verifier; a core verification leaves it 0)
     """
 
     ok: bool
@@ -102,6 +104,7 @@ class VerificationResult:
     message: str
     expected_sequence: int | None = None
     found_sequence: int | None = None
+    unsealed: int = 0
 
 
 def verify_chain(

@@ -315,3 +315,74 @@ def test_break_reason_values():
     }
     assert dataclasses.fields(ChainEvent)[-1].name == "mac"
     assert tuple(field.name for field in dataclasses.fields(ChainEvent))[:-1] == MAC_FIELDS
+
+
+# --- content MAC and deferred linking ----------------------------------------------------------
+
+
+def _prepare(keyring, **overrides):
+    from audit.core import prepare_event
+
+    fields = dict(keyring=keyring, occurred_at=START, actor_kind="user", actor_user="ann", actor_org="acme",
+                  action="devices.batch.ingest", object_type="devices.sensorbatch", object_id="7",
+                  payload={"samples": 120_000, "press": "P-7"})
+    fields.update(overrides)
+    return prepare_event(**fields)
+
+
+def test_a_prepared_event_carries_its_content_mac_and_no_place(keyring):
+    from audit.core import UNSEALED_SEQUENCE, compute_content_mac
+
+    prepared = _prepare(keyring)
+    assert (prepared.sequence, prepared.prev_mac, prepared.key_id) == (UNSEALED_SEQUENCE, "", "k2")
+    assert prepared.mac == compute_content_mac(prepared, keyring.get("k2"))
+    # The content MAC ignores any position it is given, and any change of content breaks it.
+    assert compute_content_mac(dataclasses.replace(prepared, sequence=9, prev_mac="a" * 64), keyring.get("k2")) \
+        == prepared.mac
+    assert compute_content_mac(dataclasses.replace(prepared, action="x.y"), keyring.get("k2")) != prepared.mac
+
+
+def test_linking_a_prepared_event_is_sealing_it(keyring):
+    from audit.core import link_event, verify_chain
+
+    prepared = _prepare(keyring)
+    first = link_event(prepared, sequence=1, prev_mac=GENESIS_MAC, keyring=keyring)
+    same = seal_event(sequence=1, prev_mac=GENESIS_MAC, keyring=keyring, occurred_at=START, actor_kind="user",
+                      actor_user="ann", actor_org="acme", action="devices.batch.ingest",
+                      object_type="devices.sensorbatch", object_id="7", payload={"samples": 120_000, "press": "P-7"})
+    assert first == same
+    assert first.mac != prepared.mac  # a content MAC is never a chain MAC (sequence 0 is no position)
+    second = link_event(_prepare(keyring, object_id="8"), sequence=2, prev_mac=first.mac, keyring=keyring)
+    assert verify_chain([first, second], keyring).ok
+    # The same content at another place gets another chain MAC.
+    assert link_event(prepared, sequence=2, prev_mac=first.mac, keyring=keyring).mac != first.mac
+
+
+def test_link_event_keeps_the_content_key_across_a_rotation(keyring):
+    from audit.core import link_event
+
+    old_ring = Keyring.parse(f"k1:{K1}", "k1")
+    prepared = _prepare(old_ring)
+    linked = link_event(prepared, sequence=1, prev_mac=GENESIS_MAC, keyring=keyring)  # current key is k2 now
+    assert linked.key_id == "k1" and linked.mac == compute_mac(linked, old_ring.get("k1"))
+
+
+@pytest.mark.parametrize("sequence, prev_mac, fragment", [
+    (0, GENESIS_MAC, "sequence must be an int >= 1"),
+    (True, GENESIS_MAC, "sequence must be an int >= 1"),
+    (2, "xyz", "prev_mac must be 64"),
+    (1, "a" * 64, "GENESIS_MAC"),
+])
+def test_link_event_refuses_bad_positions(keyring, sequence, prev_mac, fragment):
+    from audit.core import link_event
+
+    with pytest.raises(ValueError, match=fragment):
+        link_event(_prepare(keyring), sequence=sequence, prev_mac=prev_mac, keyring=keyring)
+
+
+def test_link_event_refuses_an_unknown_key(keyring):
+    from audit.core import UnknownKeyError, link_event
+
+    prepared = dataclasses.replace(_prepare(keyring), key_id="k9")
+    with pytest.raises(UnknownKeyError):
+        link_event(prepared, sequence=1, prev_mac=GENESIS_MAC, keyring=keyring)
