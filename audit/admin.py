@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from portal.admin import ReadOnlyAdmin
 
-from .models import AuditEvent
+from .models import AuditEvent, AuditIntake
 
 
 @admin.register(AuditEvent)
@@ -12,3 +12,10 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["sequence", "occurred_at", "actor_user", "action", "object_type", "object_id"]
     list_filter = ["action"]
 
+
+
+@admin.register(AuditIntake)
+class AuditIntakeAdmin(ReadOnlyAdmin):
+    """Events recorded moments ago, waiting for their place in the chain (normally empty)."""
+
+    list_display = ["id", "occurred_at", "actor_user", "action", "object_type", "object_id"]

@@ -38,8 +38,42 @@ class AuditEvent(models.Model):
         return f"#{self.sequence} {self.action}"
 
 
+class AuditIntake(models.Model):
+    """An event recorded while another transaction held the chain (PostgreSQL only; see
+    ``audit.services.record``): written in the transaction of its change, with everything but its place
+    in the chain and ``content_mac`` (HMAC of the content, ``audit.core.chain.compute_content_mac``)
+    proving a holder of the key wrote it. Right after that transaction commits, the event moves into
+    ``AuditEvent`` with the same id, sealed, and leaves the intake. A trigger refuses UPDATE, and
+    DELETE of a row whose event is not in the chain with exactly its content.
+    """
+
+    id = models.BigIntegerField(primary_key=True)  # from AuditEvent's id sequence: the event keeps it
+    occurred_at = models.DateTimeField()
+    actor_user = models.CharField(max_length=150, null=True, blank=True)
+    actor_org = models.CharField(max_length=60, null=True, blank=True)
+    actor_kind = models.CharField(max_length=10)
+    action = models.CharField(max_length=80)
+    object_type = models.CharField(max_length=80)
+    object_id = models.CharField(max_length=64)
+    before_digest = models.CharField(max_length=64, blank=True)
+    after_digest = models.CharField(max_length=64, blank=True)
+    payload = models.JSONField(default=dict)
+    key_id = models.CharField(max_length=32)
+    content_mac = models.CharField(max_length=64)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.DO_NOTHING, null=True,
+                                     blank=True, db_constraint=False, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("audit event awaiting sealing")
+
+    def __str__(self) -> str:
+        return f"(unsealed #{self.pk}) {self.action}"
+
+
 class AuditChainHead(models.Model):
-    """The single row that serialises appends: locked FOR UPDATE by every writer."""
+    """The last sealed event. On PostgreSQL whoever moves it holds the chain's advisory lock
+    (``audit.services.CHAIN_LOCK``) until its transaction ends; elsewhere it is locked FOR UPDATE."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_sequence = models.BigIntegerField(default=0)

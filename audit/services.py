@@ -1,19 +1,24 @@
 """``record``: the one way any app writes an audit event, inside the caller's transaction."""
 from __future__ import annotations
 
+import hmac
+import json
+import logging
 import threading
 from collections.abc import Mapping
-from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.utils import timezone
 
-from .core.canonical import state_digest
-from .core.chain import GENESIS_MAC, MAC_FIELDS, seal_event
+from .core.canonical import CanonicalEncodingError, state_digest
+from .core.chain import GENESIS_MAC, MAC_FIELDS, UNSEALED_SEQUENCE, ChainEvent, compute_content_mac, link_event, prepare_event
 from .core.keyring import Keyring
-from .models import AuditChainHead, AuditEvent
+from .models import AuditChainHead, AuditEvent, AuditIntake
+
+logger = logging.getLogger(__name__)
 
 _local = threading.local()
 _keyring_cache: dict[tuple[str, str], Keyring] = {}
@@ -64,11 +69,15 @@ def record(*, actor, action: str, obj: models.Model | None = None, organization=
     to (defaults to ``obj.organization`` when it has one). before/after: the object's state, recorded as
     SHA-256 digests of their canonical JSON. payload: a small JSON-able dict stored in clear.
 
-    Appends are serialised by a row lock on the chain head, held until the caller's transaction ends,
-    so everything that does not need the head (digests, payload, the row's other columns) is computed
-    before the lock is taken; on PostgreSQL the event row and the new head are then written in one
-    statement, so between taking the lock and the caller's commit ``record`` adds only the MAC and
-    that one round trip.
+    The chain is serialised by a lock that its holder keeps until its transaction ends (on PostgreSQL
+    the advisory lock CHAIN_LOCK; elsewhere, where one transaction writes at a time anyway, a row lock
+    on the head). When the lock is free the event is sealed here, in this transaction: sequence,
+    previous MAC, MAC. When another transaction holds it, waiting would put that transaction's commit
+    (its WAL flush) in front of this one, so on PostgreSQL the event goes, in this transaction, into
+    the chain's intake (``AuditIntake``: its content and a content MAC) and is sealed into the chain
+    right after this transaction commits, with whatever else waits there (``seal_pending``). Either way
+    the event commits or rolls back with the change. Returns the event; one still in the intake has
+    its id but ``sequence`` None.
     """
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -81,93 +90,268 @@ def record(*, actor, action: str, obj: models.Model | None = None, organization=
     request_id = getattr(_local, "request_id", "")
     if request_id:
         body["request_id"] = request_id
-    fields = {
-        "actor_kind": actor_kind,
-        "action": action,
-        "object_type": obj._meta.label_lower if obj is not None else "-",
-        "object_id": str(obj.pk) if obj is not None else "-",
-        "actor_user": actor_user,
-        "actor_org": actor_org,
-        "before_digest": state_digest(_json_safe(before)) if before is not None else "",
-        "after_digest": state_digest(_json_safe(after)) if after is not None else "",
-        "payload": body,
-    }
     ring = keyring()
+    prepared = prepare_event(
+        keyring=ring, occurred_at=timezone.now(), actor_kind=actor_kind, action=action,
+        object_type=obj._meta.label_lower if obj is not None else "-",
+        object_id=str(obj.pk) if obj is not None else "-", actor_user=actor_user, actor_org=actor_org,
+        before_digest=state_digest(_json_safe(before)) if before is not None else "",
+        after_digest=state_digest(_json_safe(after)) if after is not None else "", payload=body)
     row = AuditEvent(organization=organization)
-    if connection.vendor == "postgresql":
-        append = _Append(connection, row, fields)  # everything that does not depend on the head
-        head = append.lock_head()
-    else:
-        append, head = None, None
-    if head is None:  # the first event ever, or not PostgreSQL: the plain ORM path
-        locked = AuditChainHead.objects.select_for_update().get_or_create(
-            id=1, defaults={"last_sequence": 0, "last_mac": GENESIS_MAC})[0]
-        head = (locked.last_sequence, locked.last_mac)
-    event = seal_event(sequence=head[0] + 1, prev_mac=head[1], keyring=ring, occurred_at=timezone.now(), **fields)
     for name in MAC_FIELDS:
-        setattr(row, name, getattr(event, name))
-    row.mac = event.mac
-    if append is not None:
-        append.write()
-    else:
-        row.save(force_insert=True, using=connection.alias)
-        AuditChainHead.objects.filter(id=1).update(last_sequence=event.sequence, last_mac=event.mac)
+        setattr(row, name, getattr(prepared, name))
+    row.sequence, row.prev_mac, row.mac = None, "", ""
+    if connection.vendor == "postgresql":
+        _PostgresChain.of(connection).append(connection, row, prepared, ring)
+        return row
+    head = AuditChainHead.objects.select_for_update().get_or_create(
+        id=1, defaults={"last_sequence": 0, "last_mac": GENESIS_MAC})[0]
+    event = link_event(prepared, sequence=head.last_sequence + 1, prev_mac=head.last_mac, keyring=ring)
+    row.sequence, row.prev_mac, row.mac = event.sequence, event.prev_mac, event.mac
+    row.save(force_insert=True, using=connection.alias)
+    AuditChainHead.objects.filter(id=1).update(last_sequence=event.sequence, last_mac=event.mac)
     return row
 
 
-class _Append:
-    """The PostgreSQL write path of ``record``: lock the head with one query, then INSERT the event
-    and move the head in one statement (a data-modifying CTE).
+def seal_pending(*, using: str = DEFAULT_DB_ALIAS, ids: list[int] | None = None, wait: bool = False,
+                 rounds: int = 20) -> int:
+    """Seal the events waiting in the intake into the chain, in the order they were recorded; return
+    how many were sealed. Runs outside any transaction (its lock is released once its sealing commits).
 
-    The lock lasts until the caller's transaction ends and every append waits for it, so the column
-    values that do not depend on the head are converted for the database before it is taken; ``write``
-    converts again any value the sealed event does not carry unchanged.
+    ids: the caller's own events (``record`` passes them after the commit that wrote them): nothing to
+    do once they are sealed. None: whatever waits; ``record`` calls this after a transaction that held
+    the lock, so that what was committed meanwhile does not wait for the next event.
+    Whoever finds the lock free seals everything waiting, in one transaction. A caller that finds it
+    taken leaves (the holder looks again when its transaction has ended), or with ``wait`` waits until
+    that transaction has ended, at most AUDIT_SEAL_WAIT_SECONDS, and looks again: the verification task
+    and ``manage.py audit_seal`` wait; each worker's heartbeat sweeps without waiting, for events whose
+    writer died between its commit and their sealing, or whose lock holder rolled back.
+    An intake row whose content MAC does not verify (put there without the key) is never sealed;
+    verification reports it.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return 0  # elsewhere record always seals in the transaction
+    if connection.in_atomic_block:
+        raise RuntimeError("seal_pending runs outside a transaction")
+    chain = _PostgresChain.of(connection)
+    sealed = 0
+    for _round in range(rounds):
+        with connection.cursor() as cursor:
+            if ids:
+                cursor.execute(chain.try_lock_if_waiting_sql, [list(ids)])
+            else:
+                cursor.execute(chain.try_lock_if_any_waiting_sql)
+            found = cursor.fetchone()
+        if found is None:
+            break  # nothing (of ours) waits
+        if not found[0]:
+            if wait and chain.wait_for_holder(connection):
+                continue
+            break  # the holder looks again once its transaction has ended
+        try:
+            with transaction.atomic(using=using), connection.cursor() as cursor:
+                before, after = chain.seal_all(cursor, keyring())
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(chain.unlock_sql)
+        sealed += after - before
+        if after == before:
+            break  # only rows that can never be sealed are left
+        ids = None  # this caller held the lock: it looks again for what was committed meanwhile
+    return sealed
+
+
+def _seal_after_commit(*, using: str, ids: list[int] | None) -> None:
+    """``record``'s hook after the commit of a transaction that wrote an event on PostgreSQL."""
+    if connections[using].in_atomic_block:
+        return  # run early by a test harness, inside a transaction: there is nothing committed to seal
+    seal_pending(using=using, ids=ids)
+
+
+def is_sealing_hook(callback) -> bool:
+    """Is this on-commit callback ``record``'s sealing hook? (Tests that count their own hooks skip it.)"""
+    return getattr(callback, "func", None) is _seal_after_commit
+
+
+#: The PostgreSQL advisory lock serialising the chain ("PRESSTRU" as a bigint): held by whoever moves
+#: the head, to the end of its transaction (writers) or of its sealing (``seal_pending``).
+CHAIN_LOCK = int.from_bytes(b"PRESSTRU", "big")
+
+
+class _PostgresChain:
+    """The PostgreSQL write path: the chain lock, the head, the intake, and the statements that append
+    and seal. Plain SQL, built once per connection alias; the lock is held to the end of the writer's
+    transaction, so nothing runs under it but what needs the head. Advisory locks assign no transaction
+    id: a sealer that finds its work done commits without a WAL flush. Should two writers ever read the
+    same head, the second cannot commit: ``sequence`` is unique.
     """
 
-    _sql: dict[str, tuple[str, str, list]] = {}
-    #: Columns whose values come from sealing (sequence, time, normalised payload, key, links).
-    _SEALED = frozenset({"sequence", "occurred_at", "payload", "key_id", "prev_mac", "mac"})
+    _by_alias: dict[str, _PostgresChain] = {}
+    #: Columns an intake row shares with its event (and copies into it when sealed).
+    CONTENT = ("occurred_at", "actor_user", "actor_org", "actor_kind", "action", "object_type", "object_id",
+               "before_digest", "after_digest", "payload", "key_id", "organization_id")
 
-    def __init__(self, connection, row: AuditEvent, fields: Mapping[str, Any]):
-        self.connection, self.row = connection, row
-        if connection.alias not in self._sql:
-            qn = connection.ops.quote_name
-            columns = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
-            head_table = qn(AuditChainHead._meta.db_table)
-            lock_sql = (f"SELECT {qn('last_sequence')}, {qn('last_mac')} FROM {head_table} "
-                        f"WHERE {qn('id')} = 1 FOR UPDATE")
-            append_sql = (
-                f"WITH {qn('advanced')} AS (UPDATE {head_table} SET {qn('last_sequence')} = %s, "
-                f"{qn('last_mac')} = %s WHERE {qn('id')} = 1) INSERT INTO {qn(AuditEvent._meta.db_table)} "
-                f"({', '.join(qn(field.column) for field in columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-                f"RETURNING {qn(AuditEvent._meta.pk.column)}")
-            self._sql[connection.alias] = (lock_sql, append_sql, columns)
-        self.lock_sql, self.append_sql, self.columns = self._sql[connection.alias]
-        for name, value in fields.items():
-            if name != "payload":
-                setattr(row, name, value)
-        self.values = [None if field.name in self._SEALED else getattr(row, field.attname) for field in self.columns]
-        self.params = [None if field.name in self._SEALED else field.get_db_prep_save(value, connection)
-                       for field, value in zip(self.columns, self.values)]
+    @classmethod
+    def of(cls, connection) -> _PostgresChain:
+        if connection.alias not in cls._by_alias:
+            cls._by_alias[connection.alias] = cls(connection)
+        return cls._by_alias[connection.alias]
 
-    def lock_head(self) -> tuple[int, str] | None:
-        """``(last_sequence, last_mac)`` of the head, now locked FOR UPDATE; None before the first event."""
-        with self.connection.cursor() as cursor:
-            cursor.execute(self.lock_sql)
-            return cursor.fetchone()
-
-    def write(self) -> None:
-        """INSERT ``row`` (its fields now set from the sealed event) and advance the head to it."""
-        row, connection, params = self.row, self.connection, self.params
-        for index, (field, prepared_from) in enumerate(zip(self.columns, self.values)):
-            value = getattr(row, field.attname)
-            if value is not prepared_from or prepared_from is None:
-                params[index] = field.get_db_prep_save(value, connection)
+    def __init__(self, connection):
+        qn = connection.ops.quote_name
+        self.columns = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+        by_column = {field.column: field for field in self.columns}
+        self.content_fields = [by_column[column] for column in self.CONTENT]
+        events, head = qn(AuditEvent._meta.db_table), qn(AuditChainHead._meta.db_table)
+        intake = qn(AuditIntake._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(self.append_sql, [row.sequence, row.mac, *params])
-            row.pk = cursor.fetchone()[0]
-        row._state.adding = False
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [AuditEvent._meta.db_table])
+            id_sequence = cursor.fetchone()[0]
+        waiting = f"EXISTS (SELECT 1 FROM {intake})"
+        # A writer, in one round trip of two statements: take the lock for this transaction if it is
+        # free (remembered in a setting of the transaction); then, with a snapshot taken after that,
+        # read the head and whether anything waits, and if the lock was taken put the event in the
+        # intake (the data-modifying WITH runs whatever the SELECT reads).
+        casts = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in self.content_fields)
+        self.try_lock_and_head_sql = (
+            f"SELECT set_config('presstrust.chain_locked', pg_try_advisory_xact_lock({CHAIN_LOCK})::text, true); "
+            f"WITH {qn('queued')} AS (INSERT INTO {intake} ({qn('id')}, {', '.join(qn(c) for c in self.CONTENT)}, "
+            f"{qn('content_mac')}) SELECT nextval('{id_sequence}'), {casts}, CAST(%s AS varchar(64)) "
+            f"WHERE NOT current_setting('presstrust.chain_locked')::boolean RETURNING {qn('id')}) "
+            f"SELECT current_setting('presstrust.chain_locked')::boolean, {qn('h')}.{qn('last_sequence')}, "
+            f"{qn('h')}.{qn('last_mac')}, {waiting}, (SELECT {qn('id')} FROM {qn('queued')}) "
+            f"FROM (SELECT 1) AS {qn('one')} LEFT JOIN {head} AS {qn('h')} ON {qn('h')}.{qn('id')} = 1")
+        self.head_sql = f"SELECT {qn('last_sequence')}, {qn('last_mac')}, {waiting} FROM {head} WHERE {qn('id')} = 1"
+        self.create_head_sql = (f"INSERT INTO {head} ({qn('id')}, {qn('last_sequence')}, {qn('last_mac')}) "
+                                f"VALUES (1, 0, '{GENESIS_MAC}') ON CONFLICT ({qn('id')}) DO NOTHING")
+        self.advance_sql = (f"WITH {qn('advanced')} AS (UPDATE {head} SET {qn('last_sequence')} = %s, "
+                            f"{qn('last_mac')} = %s WHERE {qn('id')} = 1) ")
+        self.insert_sql = (f"INSERT INTO {events} ({', '.join(qn(field.column) for field in self.columns)}) "
+                           f"VALUES ({', '.join(['%s'] * len(self.columns))}) RETURNING {qn(AuditEvent._meta.pk.column)}")
+        # A sealer, outside any transaction: take the lock for the session, only if there is work.
+        self.try_lock_if_waiting_sql = (f"SELECT pg_try_advisory_lock({CHAIN_LOCK}) WHERE EXISTS "
+                                        f"(SELECT 1 FROM {intake} WHERE {qn('id')} = ANY(%s))")
+        self.try_lock_if_any_waiting_sql = f"SELECT pg_try_advisory_lock({CHAIN_LOCK}) WHERE {waiting}"
+        self.unlock_sql = f"SELECT pg_advisory_unlock({CHAIN_LOCK})"
+        self.wait_sql = f"SET LOCAL lock_timeout = %s; SELECT pg_advisory_xact_lock_shared({CHAIN_LOCK})"
+        selected = [qn("id"), *(f"{qn(c)}::text" if c == "payload" else qn(c) for c in self.CONTENT[:-1]),
+                    qn("content_mac")]
+        self.waiting_sql = f"SELECT {', '.join(selected)} FROM {intake} ORDER BY {qn('id')}"
+        # The head and the waiting rows in one round trip (one row of NULLs after the head when none).
+        self.head_and_waiting_sql = (
+            f"SELECT {qn('h')}.{qn('last_sequence')}, {qn('h')}.{qn('last_mac')}, {qn('w')}.* FROM {head} AS {qn('h')} "
+            f"LEFT JOIN LATERAL ({self.waiting_sql}) AS {qn('w')} ON TRUE WHERE {qn('h')}.{qn('id')} = 1 "
+            f"ORDER BY {qn('w')}.{qn('id')}")
+        # Sealing: the events enter the chain with their intake rows' content, copied by the database,
+        # then leave the intake (two statements of one round trip: the second sees the first's rows).
+        content = ", ".join(qn(c) for c in self.CONTENT)
+        self.seal_sql = (
+            f"{self.advance_sql}INSERT INTO {events} ({qn('id')}, {qn('sequence')}, {qn('prev_mac')}, {qn('mac')}, "
+            f"{content}) SELECT {qn('i')}.{qn('id')}, {qn('v')}.{qn('sequence')}, {qn('v')}.{qn('prev_mac')}, "
+            f"{qn('v')}.{qn('mac')}, {', '.join(qn('i') + '.' + qn(c) for c in self.CONTENT)} FROM {intake} AS {qn('i')} "
+            f"JOIN (VALUES {{values}}) AS {qn('v')} ({qn('id')}, {qn('sequence')}, {qn('prev_mac')}, {qn('mac')}) "
+            f"ON {qn('i')}.{qn('id')} = {qn('v')}.{qn('id')}; "
+            f"DELETE FROM {intake} WHERE {qn('id')} IN ({{ids}})")
+
+    def wait_for_holder(self, connection) -> bool:
+        """Wait until the transaction holding the chain lock has ended (a shared lock: waiters do not
+        wait for each other); False if it held on longer than AUDIT_SEAL_WAIT_SECONDS."""
+        milliseconds = max(1, int(1000 * float(settings.AUDIT_SEAL_WAIT_SECONDS)))
+        try:
+            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+                cursor.execute(self.wait_sql.replace("%s", f"'{milliseconds}ms'"))
+        except DatabaseError:
+            logger.warning("the audit chain lock was held for over %s ms; waiting events are left to the "
+                           "workers' sweep", milliseconds)
+            return False
+        return True
+
+    def head(self, cursor) -> tuple[int, str, bool]:
+        """``(last_sequence, last_mac, anything waiting)``, creating the head before the first event.
+        Only with the chain lock held."""
+        cursor.execute(self.head_sql)
+        found = cursor.fetchone()
+        if found is None:
+            cursor.execute(self.create_head_sql)
+            cursor.execute(self.head_sql)
+            found = cursor.fetchone()
+        return found
+
+    def append(self, connection, row: AuditEvent, prepared: ChainEvent, ring: Keyring) -> None:
+        """INSERT ``row`` into the chain if the lock is free (sealing first what waits), else into the intake."""
+        content = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in self.content_fields]
+        with connection.cursor() as cursor:
+            cursor.execute(self.try_lock_and_head_sql, [*content, prepared.mac])
+            locked, last_sequence, last_mac, waiting, queued_id = cursor.fetchone()
+            if locked and last_sequence is None:  # before the first event there is no head
+                last_sequence, last_mac, waiting = self.head(cursor)
+            if locked:
+                if waiting:
+                    last_sequence, last_mac = self.seal(cursor, ring, last_sequence, last_mac)
+                event = link_event(prepared, sequence=last_sequence + 1, prev_mac=last_mac, keyring=ring)
+                row.sequence, row.prev_mac, row.mac = event.sequence, event.prev_mac, event.mac
+                params = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in self.columns]
+                cursor.execute(self.advance_sql + self.insert_sql, [event.sequence, event.mac, *params])
+                row.pk = cursor.fetchone()[0]
+            else:
+                row.pk = queued_id
+        # Once this transaction has ended: an event in the intake is sealed by its writer, or, if the
+        # lock is taken again, by that holder; a holder looks for what was committed while it held it.
+        transaction.on_commit(partial(_seal_after_commit, using=connection.alias,
+                                      ids=[row.pk] if row.sequence is None else None),
+                              using=connection.alias, robust=True)
+        row._state.adding = row.sequence is None  # not in the event table until sealed
         row._state.db = connection.alias
+
+    def seal_all(self, cursor, ring: Keyring) -> tuple[int, int]:
+        """Seal everything waiting that this transaction sees; return the head's last sequence before
+        and after. Only with the chain lock held."""
+        cursor.execute(self.head_and_waiting_sql)
+        rows = cursor.fetchall()
+        if not rows:  # no head yet: whoever took the lock for the first event rolled back
+            last_sequence, last_mac, _waiting = self.head(cursor)
+            return last_sequence, self.seal(cursor, ring, last_sequence, last_mac)[0]
+        last_sequence, last_mac = rows[0][:2]
+        waiting = [row[2:] for row in rows if row[2] is not None]
+        return last_sequence, self._seal(cursor, ring, last_sequence, last_mac, waiting)[0]
+
+    def seal(self, cursor, ring: Keyring, last_sequence: int, last_mac: str) -> tuple[int, str]:
+        """Seal the waiting events this transaction sees after ``(last_sequence, last_mac)``, in id order,
+        and advance the head; return the new ``(last_sequence, last_mac)``. Only with the chain lock held."""
+        cursor.execute(self.waiting_sql)
+        return self._seal(cursor, ring, last_sequence, last_mac, cursor.fetchall())
+
+    def _seal(self, cursor, ring: Keyring, last_sequence: int, last_mac: str, waiting) -> tuple[int, str]:
+        sealed = []
+        for (row_id, occurred_at, actor_user, actor_org, actor_kind, action, object_type, object_id, before_digest,
+             after_digest, payload, key_id, content_mac) in waiting:
+            event = ChainEvent(UNSEALED_SEQUENCE, occurred_at, actor_user, actor_org, actor_kind, action, object_type,
+                               object_id, before_digest, after_digest, json.loads(payload), key_id, "", content_mac)
+            if not content_mac_verifies(event, ring):
+                logger.error("audit intake row %s: its content MAC does not verify; it was not written by the "
+                             "portal and is left out of the chain", row_id)
+                continue
+            linked = link_event(event, sequence=last_sequence + 1, prev_mac=last_mac, keyring=ring)
+            sealed.append((row_id, linked.sequence, linked.prev_mac, linked.mac))
+            last_sequence, last_mac = linked.sequence, linked.mac
+        if sealed:
+            sql = self.seal_sql.format(values=", ".join(["(%s, %s, %s, %s)"] * len(sealed)),
+                                       ids=", ".join(["%s"] * len(sealed)))
+            cursor.execute(sql, [last_sequence, last_mac, *(value for item in sealed for value in item),
+                                 *(item[0] for item in sealed)])
+        return last_sequence, last_mac
+
+
+def content_mac_verifies(event: ChainEvent, ring: Keyring) -> bool:
+    """Does a waiting event's ``mac`` (its content MAC) verify under its own key?"""
+    if event.key_id not in ring:
+        return False
+    try:
+        expected = compute_content_mac(event, ring.get(event.key_id))
+    except (CanonicalEncodingError, TypeError, ValueError):
+        return False
+    return hmac.compare_digest(expected, event.mac or "")
 
 
 # --- Verification, export, audit access ---------------------------------------------------------

@@ -16,6 +16,7 @@ def run_chain_verification(verification_id: int) -> None:
         return
     from .models import AuditEvent
 
+    services.seal_pending(wait=True)  # events whose writer died between their commit and their sealing
     total = AuditEvent.objects.count()
     ChainVerification.objects.filter(pk=verification_id).update(status=ChainVerification.Status.RUNNING, total=total,
                                                                 checked=0)

@@ -446,6 +446,8 @@ def run(args) -> list[tuple[str, str]]:
             for kind in kinds[round_index % 3:] + kinds[:round_index % 3]:  # the order rotates every round
                 phase += 1
                 rate = run_writers(kind, n_writers, args.events, phase, model)
+                if kind == "append":
+                    _require_all_sealed()
                 rates[kind].append(rate)
                 print(f"{n_writers} writer(s), round {round_index + 1}, {names[kind]:<25} {rate:8,.0f} events/s  "
                       f"(load {_load()})", flush=True)
@@ -482,6 +484,15 @@ def run(args) -> list[tuple[str, str]]:
         ("load average (1/5/15 min) at the end", _load()),
     ]
     return rows
+
+
+def _require_all_sealed() -> None:
+    """Every appended event is in the chain by the time its writer finished (none left in the intake)."""
+    from audit.models import AuditIntake
+
+    waiting = AuditIntake.objects.count()
+    if waiting:
+        raise RuntimeError(f"{waiting} appended events were left in the intake, unsealed")
 
 
 def _head_sequence() -> int:

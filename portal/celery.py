@@ -99,6 +99,14 @@ class HeartbeatStep(bootsteps.StartStopStep):
             import logging
 
             logging.getLogger(__name__).warning("worker heartbeat failed", exc_info=True)
+        try:  # audit events whose writer died between their commit and their sealing
+            from audit.services import seal_pending
+
+            seal_pending(wait=False)
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).warning("audit sealing sweep failed", exc_info=True)
 
 
 app.steps["consumer"].add(HeartbeatStep)

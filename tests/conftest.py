@@ -20,6 +20,13 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 from tests.fixtures import login_as, world  # noqa: E402,F401  (shared fixtures)
 
 
+def task_callbacks(callbacks: list) -> list:
+    """Captured on-commit callbacks without the audit chain's sealing hook (registered on PostgreSQL)."""
+    from audit.services import is_sealing_hook
+
+    return [callback for callback in callbacks if not is_sealing_hook(callback)]
+
+
 def require_service(what: str, ok: bool, reason: str) -> None:
     """In CI a missing service is a failure; elsewhere the test is skipped with the reason."""
     if ok:

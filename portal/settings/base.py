@@ -214,6 +214,9 @@ INVITATION_TTL = timedelta(days=env.int("INVITATION_TTL_DAYS", default=7))
 # Versioned audit HMAC keys "k2:<base64>,k1:<base64>" and the id of the one that signs new events.
 AUDIT_HMAC_KEYS = env("AUDIT_HMAC_KEYS", default="")
 AUDIT_HMAC_CURRENT = env("AUDIT_HMAC_CURRENT", default="")
+# How long a writer whose event waits unsealed waits for the transaction holding the audit chain
+# before leaving the sealing to the workers' sweep (their heartbeat).
+AUDIT_SEAL_WAIT_SECONDS = env.float("AUDIT_SEAL_WAIT_SECONDS", default=10.0)
 # Key-encryption key (base64, 32 bytes) for participant private keys at rest.
 PARTICIPANT_KEY_ENCRYPTION_KEY = env("PARTICIPANT_KEY_ENCRYPTION_KEY", default="")
 # The platform's Ed25519 signing key (PEM, PKCS8) for evidence bundles.

@@ -52,13 +52,14 @@ def test_change_and_event_commit_or_roll_back_together(world):
     assert world.ent_a_manager.language == "en"
 
 
-def test_a_failed_event_write_fails_the_change(world, monkeypatch):
+@pytest.mark.parametrize("step", ["prepare_event", "link_event"])
+def test_a_failed_event_write_fails_the_change(world, monkeypatch, step):
     import audit.services as audit_services
 
-    def broken_seal(**kwargs):
+    def broken_step(*args, **kwargs):
         raise ValueError("cannot seal")
 
-    monkeypatch.setattr(audit_services, "seal_event", broken_seal)
+    monkeypatch.setattr(audit_services, step, broken_step)
     with pytest.raises(ValueError):
         accounts_services.user_set_language(user=world.ent_a_manager, language="zh-hans")
     world.ent_a_manager.refresh_from_db()

@@ -15,7 +15,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from audit import selectors, services
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditIntake
 from audit.verification import verify_stored_chain
 from tests.conftest import REPO_ROOT
 from tests.fixtures import build_world
@@ -29,10 +29,12 @@ def test_parallel_writers_from_several_processes_keep_a_gap_free_chain():
     env = dict(os.environ, PRESSTRUST_TEST_DB_NAME=str(connection.settings_dict["NAME"]),
                PYTEST_XDIST_WORKER=os.environ.get("PYTEST_XDIST_WORKER", "main"))
     writers = [subprocess.Popen([sys.executable, "-m", "tests.audit.append_worker", f"w{i}", "40"], cwd=REPO_ROOT,
-                                env=env, stderr=subprocess.PIPE, text=True) for i in range(4)]
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
     for writer in writers:
-        _out, err = writer.communicate(timeout=240)
+        out, err = writer.communicate(timeout=240)
         assert writer.returncode == 0, err
+        print(out.strip())  # how many went through the intake (-s shows it)
+    assert not AuditIntake.objects.exists()  # every event recorded through the intake was sealed
     total = AuditEvent.objects.count()
     assert total == start + 160
     assert list(AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True)) == list(range(1, total + 1))

@@ -10,7 +10,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         result = verify_stored_chain(keyring())
         if result.ok:
-            self.stdout.write(self.style.SUCCESS(f"{result.count} events, chain intact"))
+            waiting = f"; {result.unsealed} recorded moments ago wait in the intake" if result.unsealed else ""
+            self.stdout.write(self.style.SUCCESS(f"{result.count} events, chain intact{waiting}"))
             return
-        self.stderr.write(self.style.ERROR(f"chain broken at event {result.sequence} ({result.reason}): {result.message}"))
+        where = f"event {result.sequence}" if result.sequence is not None else "an event waiting in the intake"
+        self.stderr.write(self.style.ERROR(f"chain broken at {where} ({result.reason}): {result.message}"))
         raise SystemExit(1)
