@@ -12,7 +12,8 @@ What it does:
    ``DATABASE_URL`` set to it and ``PRESSTRUST_VAR_DIR`` set to a temporary directory, so neither
    ``var/`` nor any other database is touched) and runs the migrations.
 2. Appends: ``--events`` events per phase through ``record`` (each in its own ``transaction.atomic()``,
-   as real callers do), with 1 writer process and with ``--writers`` writer processes (forked, each
+   as real callers do; an event recorded while another writer holds the chain goes into the intake and
+   is sealed right after its commit, and a phase counts only once the intake is empty again), with 1 writer process and with ``--writers`` writer processes (forked, each
    with its own connection). Beside each, the same number of writers INSERTs the same rows (same
    columns, same payload, same indexes: a table created ``LIKE audit_auditevent INCLUDING ALL``),
    each in its own transaction, with values computed up front and a dummy unique sequence, two ways:
@@ -154,8 +155,9 @@ def _append_ops(writer: int, orgs: list):
     def op(index: int) -> None:
         org = orgs[index % len(orgs)]
         with transaction.atomic():
-            record(actor=f"worker:{org.slug}", action="bench.append", obj=org, organization=org,
-                   after=_state(index), payload=_payload(writer, index))
+            event = record(actor=f"worker:{org.slug}", action="bench.append", obj=org, organization=org,
+                           after=_state(index), payload=_payload(writer, index))
+        return event.sequence is None  # recorded into the intake (the chain was held), sealed after commit
 
     return op
 
@@ -229,18 +231,20 @@ def _writer_main(kind: str, writer: int, count: int, phase: int, barrier, result
             op(index)
         barrier.wait(timeout=120)
         start = time.perf_counter()
+        via_intake = 0
         for index in range(count):
-            op(index)
-        results.put((writer, start, time.perf_counter(), None))
+            via_intake += bool(op(index))
+        results.put((writer, start, time.perf_counter(), None, via_intake))
     except BaseException:  # noqa: BLE001 - reported to the parent, which fails the run
         barrier.abort()  # the other writers stop waiting for this one
-        results.put((writer, None, None, traceback.format_exc()))
+        results.put((writer, None, None, traceback.format_exc(), 0))
     finally:
         connection.close()
 
 
-def run_writers(kind: str, n_writers: int, total_events: int, phase: int, model) -> float:
-    """Events per second of ``n_writers`` forked processes doing ``total_events`` operations in all."""
+def run_writers(kind: str, n_writers: int, total_events: int, phase: int, model) -> tuple[float, int]:
+    """Events per second of ``n_writers`` forked processes doing ``total_events`` operations in all, and
+    how many of the appended events went through the chain's intake."""
     from django.db import connections
 
     connections.close_all()  # children must not share the parent's socket
@@ -261,12 +265,12 @@ def run_writers(kind: str, n_writers: int, total_events: int, phase: int, model)
             if process.is_alive():
                 process.terminate()
                 process.join()
-    errors = [error for *_times, error in reports if error]
+    errors = [error for *_times, error, _via in reports if error]
     if errors:
         raise RuntimeError(f"a {kind} writer failed:\n{errors[0]}")
-    starts = [start for _w, start, _end, _e in reports]
-    ends = [end for _w, _start, end, _e in reports]
-    return sum(counts) / (max(ends) - min(starts))
+    starts = [start for _w, start, _end, _e, _via in reports]
+    ends = [end for _w, _start, end, _e, _via in reports]
+    return sum(counts) / (max(ends) - min(starts)), sum(via for *_rest, via in reports)
 
 
 # --- A large stored chain ---------------------------------------------------------------------------
@@ -440,14 +444,16 @@ def run(args) -> list[tuple[str, str]]:
     names = {"append": "append via record", "insert_orm": "plain INSERT, ORM create",
              "insert_raw": "plain INSERT, raw SQL"}
     phase = 0
+    intake: dict[int, list[int]] = {n: [] for n in sorted({1, args.writers})}
     for n_writers in sorted({1, args.writers}):
         rates: dict[str, list[float]] = {kind: [] for kind in kinds}
         for round_index in range(args.rounds):
             for kind in kinds[round_index % 3:] + kinds[:round_index % 3]:  # the order rotates every round
                 phase += 1
-                rate = run_writers(kind, n_writers, args.events, phase, model)
+                rate, via_intake = run_writers(kind, n_writers, args.events, phase, model)
                 if kind == "append":
                     _require_all_sealed()
+                    intake[n_writers].append(via_intake)
                 rates[kind].append(rate)
                 print(f"{n_writers} writer(s), round {round_index + 1}, {names[kind]:<25} {rate:8,.0f} events/s  "
                       f"(load {_load()})", flush=True)
@@ -460,6 +466,8 @@ def run(args) -> list[tuple[str, str]]:
         rows.append((f"{label}: append cost / plain INSERT cost (ORM; raw)",
                      f"{median['insert_orm'] / median['append']:.2f}x; {median['insert_raw'] / median['append']:.2f}x"
                      f"  (target <= 3x)"))
+        rows.append((f"{label}: appended events that went through the intake (per round)",
+                     f"{', '.join(f'{v:,}' for v in intake[n_writers])} of {args.events:,}"))
 
     target = max(args.verify_events, _head_sequence())
     print(f"sealing and loading the chain up to {target:,} events ...", flush=True)
