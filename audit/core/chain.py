@@ -329,30 +329,13 @@ def link_event(prepared: ChainEvent, *, sequence: int, prev_mac: str, keyring: K
     return dataclasses.replace(placed, mac=compute_mac(placed, keyring.get(prepared.key_id)))
 
 
-def seal_event(
-    *,
-    sequence: int,
-    prev_mac: str,
-    keyring: Keyring,
-    occurred_at: _dt.datetime,
-    actor_kind: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    actor_user: str | None = None,
-    actor_org: str | None = None,
-    before_digest: str = ABSENT_STATE_DIGEST,
-    after_digest: str = ABSENT_STATE_DIGEST,
-    payload: Mapping[str, Any] | None = None,
-) -> ChainEvent:
+def seal_event(*, sequence: int, prev_mac: str, keyring: Keyring, **fields: Any) -> ChainEvent:
     """``prepare_event`` then ``link_event``: a new event validated and MACed at its place in the chain.
 
-    The position is checked first, so a bad ``sequence`` or ``prev_mac`` is refused before any MAC is
-    computed. Raises what those two raise.
+    ``fields`` are ``prepare_event``'s (occurred_at, actor_kind, action, object_type, object_id and the
+    optional ones). The position is checked first, so a bad ``sequence`` or ``prev_mac`` is refused
+    before any MAC is computed. Raises what those two raise (TypeError for an unknown field).
     """
     _check_position(sequence, prev_mac)
-    prepared = prepare_event(
-        keyring=keyring, occurred_at=occurred_at, actor_kind=actor_kind, action=action, object_type=object_type,
-        object_id=object_id, actor_user=actor_user, actor_org=actor_org, before_digest=before_digest,
-        after_digest=after_digest, payload=payload)
-    return link_event(prepared, sequence=sequence, prev_mac=prev_mac, keyring=keyring)
+    return link_event(prepare_event(keyring=keyring, **fields), sequence=sequence, prev_mac=prev_mac,
+                      keyring=keyring)
