@@ -1,7 +1,6 @@
 """``record``: the one way any app writes an audit event, inside the caller's transaction."""
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import threading
@@ -13,8 +12,16 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.utils import timezone
 
-from .core.canonical import CanonicalEncodingError, state_digest
-from .core.chain import GENESIS_MAC, MAC_FIELDS, UNSEALED_SEQUENCE, ChainEvent, compute_content_mac, link_event, prepare_event
+from .core.canonical import state_digest
+from .core.chain import (
+    GENESIS_MAC,
+    MAC_FIELDS,
+    UNSEALED_SEQUENCE,
+    ChainEvent,
+    content_mac_verifies,
+    link_event,
+    prepare_event,
+)
 from .core.keyring import Keyring
 from .models import AuditChainHead, AuditEvent, AuditIntake
 
@@ -215,19 +222,20 @@ class _PostgresChain:
         # intake (the data-modifying WITH runs whatever the SELECT reads). try_lock_sql is the same
         # without the intake, cheaper to plan when the lock is usually free.
         casts = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in self.content_fields)
+        take_lock = (f"SELECT set_config('presstrust.chain_locked', "
+                     f"pg_try_advisory_xact_lock({CHAIN_LOCK})::text, true); ")
+
+        def read_head(queued: str) -> str:
+            return (f"SELECT current_setting('presstrust.chain_locked')::boolean, {qn('h')}.{qn('last_sequence')}, "
+                    f"{qn('h')}.{qn('last_mac')}, {waiting}, {queued} FROM (SELECT 1) AS {qn('one')} "
+                    f"LEFT JOIN {head} AS {qn('h')} ON {qn('h')}.{qn('id')} = 1")
+
         self.try_lock_and_head_sql = (
-            f"SELECT set_config('presstrust.chain_locked', pg_try_advisory_xact_lock({CHAIN_LOCK})::text, true); "
-            f"WITH {qn('queued')} AS (INSERT INTO {intake} ({qn('id')}, {', '.join(qn(c) for c in self.CONTENT)}, "
-            f"{qn('content_mac')}) SELECT nextval('{id_sequence}'), {casts}, CAST(%s AS varchar(64)) "
-            f"WHERE NOT current_setting('presstrust.chain_locked')::boolean RETURNING {qn('id')}) "
-            f"SELECT current_setting('presstrust.chain_locked')::boolean, {qn('h')}.{qn('last_sequence')}, "
-            f"{qn('h')}.{qn('last_mac')}, {waiting}, (SELECT {qn('id')} FROM {qn('queued')}) "
-            f"FROM (SELECT 1) AS {qn('one')} LEFT JOIN {head} AS {qn('h')} ON {qn('h')}.{qn('id')} = 1")
-        self.try_lock_sql = (
-            f"SELECT set_config('presstrust.chain_locked', pg_try_advisory_xact_lock({CHAIN_LOCK})::text, true); "
-            f"SELECT current_setting('presstrust.chain_locked')::boolean, {qn('h')}.{qn('last_sequence')}, "
-            f"{qn('h')}.{qn('last_mac')}, {waiting}, NULL FROM (SELECT 1) AS {qn('one')} LEFT JOIN {head} AS {qn('h')} "
-            f"ON {qn('h')}.{qn('id')} = 1")
+            f"{take_lock}WITH {qn('queued')} AS (INSERT INTO {intake} ({qn('id')}, "
+            f"{', '.join(qn(c) for c in self.CONTENT)}, {qn('content_mac')}) SELECT nextval('{id_sequence}'), "
+            f"{casts}, CAST(%s AS varchar(64)) WHERE NOT current_setting('presstrust.chain_locked')::boolean "
+            f"RETURNING {qn('id')}) " + read_head(f"(SELECT {qn('id')} FROM {qn('queued')})"))
+        self.try_lock_sql = take_lock + read_head("NULL")
         self.intake_sql = (f"INSERT INTO {intake} ({qn('id')}, {', '.join(qn(c) for c in self.CONTENT)}, "
                            f"{qn('content_mac')}) VALUES (nextval('{id_sequence}'), "
                            f"{', '.join(['%s'] * (len(self.CONTENT) + 1))}) RETURNING {qn('id')}")
@@ -244,7 +252,7 @@ class _PostgresChain:
                                         f"(SELECT 1 FROM {intake} WHERE {qn('id')} = ANY(%s))")
         self.try_lock_if_any_waiting_sql = f"SELECT pg_try_advisory_lock({CHAIN_LOCK}) WHERE {waiting}"
         self.unlock_sql = f"SELECT pg_advisory_unlock({CHAIN_LOCK})"
-        self.wait_sql = f"SET LOCAL lock_timeout = %s; SELECT pg_advisory_xact_lock_shared({CHAIN_LOCK})"
+        self.wait_sql = "SET LOCAL lock_timeout = '{milliseconds}ms'; " + f"SELECT pg_advisory_xact_lock_shared({CHAIN_LOCK})"
         selected = [qn("id"), *(f"{qn(c)}::text" if c == "payload" else qn(c) for c in self.CONTENT[:-1]),
                     qn("content_mac")]
         self.waiting_sql = f"SELECT {', '.join(selected)} FROM {intake} ORDER BY {qn('id')}"
@@ -270,7 +278,7 @@ class _PostgresChain:
         milliseconds = max(1, int(1000 * float(settings.AUDIT_SEAL_WAIT_SECONDS)))
         try:
             with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute(self.wait_sql.replace("%s", f"'{milliseconds}ms'"))
+                cursor.execute(self.wait_sql.format(milliseconds=milliseconds))
         except DatabaseError:
             logger.warning("the audit chain lock was held for over %s ms; waiting events are left to the "
                            "workers' sweep", milliseconds)
@@ -358,17 +366,6 @@ class _PostgresChain:
             cursor.execute(sql, [last_sequence, last_mac, *(value for item in sealed for value in item),
                                  *(item[0] for item in sealed)])
         return last_sequence, last_mac
-
-
-def content_mac_verifies(event: ChainEvent, ring: Keyring) -> bool:
-    """Does a waiting event's ``mac`` (its content MAC) verify under its own key?"""
-    if event.key_id not in ring:
-        return False
-    try:
-        expected = compute_content_mac(event, ring.get(event.key_id))
-    except (CanonicalEncodingError, TypeError, ValueError):
-        return False
-    return hmac.compare_digest(expected, event.mac or "")
 
 
 # --- Verification, export, audit access ---------------------------------------------------------

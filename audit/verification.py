@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
-from .core.chain import GENESIS_MAC, UNSEALED_SEQUENCE, ChainEvent
+from .core.chain import GENESIS_MAC, UNSEALED_SEQUENCE, ChainEvent, content_mac_verifies
 from .core.verify import BreakReason, VerificationResult, verify_chain
 from .models import AuditChainHead, AuditEvent, AuditIntake
 
@@ -85,8 +85,6 @@ def _check_unsealed(result: VerificationResult, keyring) -> VerificationResult:
     """The chain verified: now every event waiting in the intake must carry a valid content MAC and a
     matching organisation column. The first that does not is the break (it has no sequence yet: it is
     named by its id)."""
-    from .services import content_mac_verifies
-
     waiting = 0
     for row_id, event, column_org in unsealed_events():
         reason, why = None, ""

@@ -39,6 +39,7 @@ __all__ = [
     "ChainEvent",
     "compute_content_mac",
     "compute_mac",
+    "content_mac_verifies",
     "link_event",
     "mac_message",
     "prepare_event",
@@ -250,6 +251,17 @@ def compute_content_mac(event: ChainEvent, key: bytes) -> str:
     the table is never given a place in the chain.
     """
     return compute_mac(dataclasses.replace(event, sequence=UNSEALED_SEQUENCE, prev_mac="", mac=""), key)
+
+
+def content_mac_verifies(event: ChainEvent, keyring: Keyring) -> bool:
+    """Does a not yet linked event's ``mac`` (its content MAC) verify under its own key?"""
+    if not isinstance(event.key_id, str) or event.key_id not in keyring:
+        return False
+    try:
+        expected = compute_content_mac(event, keyring.get(event.key_id))
+    except (CanonicalEncodingError, TypeError, ValueError):
+        return False
+    return hmac.compare_digest(expected, event.mac or "")
 
 
 def prepare_event(

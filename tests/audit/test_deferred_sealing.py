@@ -12,7 +12,6 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 from accounts.models import Organization
 from accounts.roles import OrganizationKind
 from audit import services
-from audit.core.chain import GENESIS_MAC
 from audit.models import AuditEvent, AuditIntake
 from audit.verification import verify_stored_chain
 

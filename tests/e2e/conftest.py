@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, REPO_ROOT, chromium_path
+from tests.conftest import REPO_ROOT, chromium_path, require_service
 
 SCREENSHOT_DIR = REPO_ROOT / "test-output" / "screenshots"
 
@@ -26,10 +26,7 @@ def browser():
         try:
             browser = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
         except Exception as exc:
-            message = f"no usable Chromium (system chromium: {executable}): {exc}"
-            if IN_CI:
-                pytest.fail(message, pytrace=False)
-            pytest.skip(message)
+            require_service("Chromium", False, f"system chromium {executable} did not start: {exc}")
         yield browser
         browser.close()
 

@@ -386,3 +386,13 @@ def test_link_event_refuses_an_unknown_key(keyring):
     prepared = dataclasses.replace(_prepare(keyring), key_id="k9")
     with pytest.raises(UnknownKeyError):
         link_event(prepared, sequence=1, prev_mac=GENESIS_MAC, keyring=keyring)
+
+
+def test_content_mac_verifies_only_the_untouched_content_under_a_known_key(keyring):
+    from audit.core import content_mac_verifies
+
+    prepared = _prepare(keyring)
+    assert content_mac_verifies(prepared, keyring)
+    assert not content_mac_verifies(dataclasses.replace(prepared, object_id="8"), keyring)
+    assert not content_mac_verifies(dataclasses.replace(prepared, key_id="k9"), keyring)
+    assert not content_mac_verifies(dataclasses.replace(prepared, mac=""), keyring)
